@@ -1,0 +1,242 @@
+"""The search-space contract and the search-space registry."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from nas_engine.registry import Registry
+from nas_engine.search_spaces.mask import OpMask
+
+A = TypeVar("A")
+
+SPACES: Registry[SearchSpace[Any]] = Registry("search space")
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """Return a NumPy generator for a seed, an existing generator, or ``None`` (fresh entropy).
+
+    Args:
+        seed: Integer seed, generator, or ``None``.
+
+    Returns:
+        A ``numpy.random.Generator``.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+class SearchSpace(abc.ABC, Generic[A]):
+    """A cell search space with a fixed set of edges, each choosing one op.
+
+    Contract for implementations:
+
+    * Architectures are immutable, hashable values; every method that "changes" one
+      returns a new value.
+    * ``sample`` and ``mutate`` never return a cell outside the given mask.
+    * Methods are pure functions of their arguments (randomness comes from the ``rng``
+      argument only), so one space instance can be shared by many threads.
+    """
+
+    #: Registry name of the space.
+    name: str
+    #: Candidate op names, in canonical order.
+    ops: tuple[str, ...]
+    #: Edges as ``(from_node, to_node)`` pairs, in canonical order.
+    edges: tuple[tuple[int, int], ...]
+
+    @property
+    def num_edges(self) -> int:
+        """Number of edges in the cell."""
+        return len(self.edges)
+
+    @property
+    def size(self) -> int:
+        """Number of distinct cells."""
+        return len(self.ops) ** self.num_edges
+
+    def full_mask(self) -> OpMask:
+        """Return the mask that allows everything."""
+        return OpMask.full(num_edges=self.num_edges, ops=self.ops)
+
+    def check_mask(self, mask: OpMask | None) -> OpMask:
+        """Return ``mask`` (or the full mask) after checking it fits this space."""
+        if mask is None:
+            return self.full_mask()
+        if mask.ops != self.ops or mask.num_edges != self.num_edges:
+            raise ValueError(f"mask does not belong to search space {self.name!r}")
+        return mask
+
+    # ------------------------------------------------------------------ conversions
+    @abc.abstractmethod
+    def from_string(self, text: str) -> A:
+        """Parse the space's canonical string form; raise ``ValueError`` on bad input."""
+
+    @abc.abstractmethod
+    def to_string(self, arch: A) -> str:
+        """Return the canonical string form."""
+
+    @abc.abstractmethod
+    def ops_of(self, arch: A) -> tuple[str, ...]:
+        """Return the per-edge op names."""
+
+    @abc.abstractmethod
+    def from_ops(self, ops: Sequence[str]) -> A:
+        """Build an architecture from per-edge op names."""
+
+    def encode(self, arch: A) -> np.ndarray:
+        """Return a flat one-hot encoding of shape ``(num_edges * len(ops),)``.
+
+        Args:
+            arch: The architecture.
+
+        Returns:
+            A float32 vector.
+        """
+        out = np.zeros((self.num_edges, len(self.ops)), dtype=np.float32)
+        for e, op in enumerate(self.ops_of(arch)):
+            out[e, self.ops.index(op)] = 1.0
+        return out.reshape(-1)
+
+    def decode(self, vec: np.ndarray) -> A:
+        """Inverse of :meth:`encode` (argmax per edge)."""
+        mat = np.asarray(vec).reshape(self.num_edges, len(self.ops))
+        return self.from_ops([self.ops[int(i)] for i in mat.argmax(axis=1)])
+
+    def index(self, arch: A) -> int:
+        """Return the cell's position in :meth:`enumerate` order (base-``len(ops)`` digits)."""
+        idx = 0
+        for op in self.ops_of(arch):
+            idx = idx * len(self.ops) + self.ops.index(op)
+        return idx
+
+    def from_index(self, index: int) -> A:
+        """Inverse of :meth:`index`."""
+        if not 0 <= index < self.size:
+            raise ValueError(f"index {index} out of range 0..{self.size - 1}")
+        digits = []
+        for _ in range(self.num_edges):
+            index, r = divmod(index, len(self.ops))
+            digits.append(self.ops[r])
+        return self.from_ops(digits[::-1])
+
+    # ---------------------------------------------------------------------- sampling
+    def enumerate(self, mask: OpMask | None = None) -> Iterator[A]:
+        """Yield every cell inside the mask, in index order."""
+        mask = self.check_mask(mask)
+        allowed = mask.allowed_all()
+
+        def rec(prefix: list[str], e: int) -> Iterator[A]:
+            if e == self.num_edges:
+                yield self.from_ops(prefix)
+                return
+            for op in allowed[e]:
+                prefix.append(op)
+                yield from rec(prefix, e + 1)
+                prefix.pop()
+
+        yield from rec([], 0)
+
+    def sample(self, rng: np.random.Generator, mask: OpMask | None = None) -> A:
+        """Draw a cell uniformly from the cells inside the mask.
+
+        Args:
+            rng: Random generator.
+            mask: Allowed ops per edge (default: everything).
+
+        Returns:
+            The sampled architecture.
+        """
+        mask = self.check_mask(mask)
+        return self.from_ops([a[int(rng.integers(len(a)))] for a in mask.allowed_all()])
+
+    def mutate(self, arch: A, rng: np.random.Generator, mask: OpMask | None = None) -> A:
+        """Change the op on one randomly chosen edge to another allowed op.
+
+        Only edges with at least two allowed ops are eligible. If no edge is (every edge
+        pinned), the architecture is returned unchanged.
+
+        Args:
+            arch: Parent architecture; it must lie inside the mask.
+            rng: Random generator.
+            mask: Allowed ops per edge (default: everything).
+
+        Returns:
+            A child that differs on exactly one edge, or ``arch`` when none can change.
+
+        Raises:
+            ValueError: If ``arch`` violates the mask (repair it first).
+        """
+        mask = self.check_mask(mask)
+        ops = list(self.ops_of(arch))
+        bad = mask.violations(ops)
+        if bad:
+            raise ValueError(f"cannot mutate a cell that violates the mask on edges {bad}")
+        eligible = [e for e in range(self.num_edges) if len(mask.allowed(e)) > 1]
+        if not eligible:
+            return arch
+        e = eligible[int(rng.integers(len(eligible)))]
+        choices = [o for o in mask.allowed(e) if o != ops[e]]
+        ops[e] = choices[int(rng.integers(len(choices)))]
+        return self.from_ops(ops)
+
+    def repair(self, arch: A, rng: np.random.Generator, mask: OpMask | None = None) -> A:
+        """Replace every op the mask forbids by a random allowed op on that edge.
+
+        Args:
+            arch: Any architecture of this space.
+            rng: Random generator.
+            mask: Allowed ops per edge.
+
+        Returns:
+            ``arch`` itself when it already fits, else the nearest repaired cell.
+        """
+        mask = self.check_mask(mask)
+        ops = list(self.ops_of(arch))
+        bad = mask.violations(ops)
+        if not bad:
+            return arch
+        for e in bad:
+            allowed = mask.allowed(e)
+            ops[e] = allowed[int(rng.integers(len(allowed)))]
+        return self.from_ops(ops)
+
+    def neighbours(self, arch: A, mask: OpMask | None = None) -> list[tuple[int, str, A]]:
+        """Return every one-edit neighbour as ``(edge, new_op, cell)`` inside the mask."""
+        mask = self.check_mask(mask)
+        ops = self.ops_of(arch)
+        out = []
+        for e in range(self.num_edges):
+            for op in mask.allowed(e):
+                if op != ops[e]:
+                    new = list(ops)
+                    new[e] = op
+                    out.append((e, op, self.from_ops(new)))
+        return out
+
+    # ----------------------------------------------------------------------- models
+    @abc.abstractmethod
+    def build(self, arch: A, *, num_classes: int, in_channels: int = 3, **kwargs: Any) -> Any:
+        """Return a freshly initialised ``torch.nn.Module`` for the cell."""
+
+
+def list_spaces() -> list[str]:
+    """Return the names of the registered search spaces."""
+    return SPACES.list()
+
+
+def create_space(name: str, **kwargs: Any) -> SearchSpace[Any]:
+    """Create a registered search space by name.
+
+    Args:
+        name: Registry name, e.g. ``"nb201"``.
+        **kwargs: Passed to the space's constructor.
+
+    Returns:
+        The space.
+    """
+    return SPACES.create(name, **kwargs)

@@ -1,0 +1,1 @@
+"""Shared helpers (model complexity, seeding)."""

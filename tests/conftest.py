@@ -1,0 +1,34 @@
+"""Shared fixtures: seeded torch, the shared real-data folder (skipped when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("NASNAV_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+BEST_NB201 = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
+
+
+def shared_file(name: str) -> Path:
+    """Return ``SHARED_DATA/name`` or skip the test with a clear reason."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(
+            f"real data {name} not found in {SHARED_DATA} (a fresh clone has no ../shared/; "
+            "set NASNAV_SHARED_DATA to run this check)"
+        )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch() -> None:
+    torch.manual_seed(0)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))

@@ -1,0 +1,117 @@
+"""The nasnav command line (click's runner: no subprocesses needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from nas_engine.cli import main
+from nas_engine.search_spaces import create_space
+from tests.conftest import BEST_NB201, shared_file
+
+
+def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [prefix]
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            out += _all_commands(cmd, (*prefix, name))
+        else:
+            out.append((*prefix, name))
+    return out
+
+
+@pytest.mark.parametrize("path", _all_commands(main), ids=lambda p: " ".join(p) or "nasnav")
+def test_help_on_every_command(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_space_info() -> None:
+    result = CliRunner().invoke(main, ["space", "info", "nb201"])
+    assert result.exit_code == 0
+    assert "cells   15,625" in result.output and "edges   6" in result.output
+    assert "nodes   4" in result.output and "ops     5" in result.output
+
+
+def test_space_sample_is_seeded_and_masked() -> None:
+    r1 = CliRunner().invoke(main, ["space", "sample", "nb201", "-n", "10", "--seed", "0"])
+    r2 = CliRunner().invoke(main, ["space", "sample", "nb201", "-n", "10", "--seed", "0"])
+    assert r1.exit_code == 0 and r1.output == r2.output
+    lines = r1.output.splitlines()
+    assert len(lines) == 10
+    sp = create_space("nb201")
+    assert all(sp.from_string(s) for s in lines)
+    r3 = CliRunner().invoke(
+        main,
+        [
+            "space",
+            "sample",
+            "nb201",
+            "-n",
+            "30",
+            "--prune",
+            "0:none",
+            "--pin",
+            "2->3:nor_conv_1x1",
+        ],
+    )
+    archs = [sp.from_string(s) for s in r3.output.splitlines()]
+    assert all(a.ops[0] != "none" and a.ops[5] == "nor_conv_1x1" for a in archs)
+
+
+def test_space_sample_errors() -> None:
+    r = CliRunner().invoke(main, ["space", "sample", "nb201", "--prune", "9:none"])
+    assert r.exit_code == 2 and "edge must be 0..5" in r.output
+    r = CliRunner().invoke(main, ["space", "sample", "nb201", "--prune", "0:conv"])
+    assert r.exit_code == 2 and "unknown op 'conv'" in r.output
+    r = CliRunner().invoke(
+        main, ["space", "sample", "nb201", "--pin", "0:none", "--unique", "-n", "5000"]
+    )
+    assert r.exit_code == 2 and "only 3125 cells" in r.output
+    r = CliRunner().invoke(main, ["space", "sample", "nasbench101"])
+    assert r.exit_code == 2
+
+
+def test_space_describe() -> None:
+    r = CliRunner().invoke(
+        main,
+        [
+            "space",
+            "describe",
+            "nb201",
+            "|nor_conv_3x3~0|+"
+            + "|nor_conv_3x3~0|nor_conv_3x3~1|+"
+            + "|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        ],
+    )
+    assert r.exit_code == 0 and "params  1,531,546" in r.output
+
+
+def test_truth_with_table(tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    p.write_text(f"arch,acc\n{BEST_NB201},94.3733\n")
+    r = CliRunner().invoke(main, ["truth", "--benchmark", f"csv:{p}", BEST_NB201])
+    assert r.exit_code == 0 and r.output.strip() == "94.37"
+    other = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    r = CliRunner().invoke(main, ["truth", "--benchmark", f"csv:{p}", other])
+    assert r.exit_code == 1 and r.output.strip() == "unknown"
+    r = CliRunner().invoke(main, ["truth", "--benchmark", f"csv:{p}", "|x~0|"])
+    assert r.exit_code == 2 and "bad NB201 arch string" in r.output
+
+
+def test_data_info() -> None:
+    r = CliRunner().invoke(main, ["data", "info", "digits"])
+    assert r.exit_code == 0 and '"num_classes": 10' in r.output
+    r = CliRunner().invoke(main, ["data", "info", "npz:/nonexistent.npz"])
+    assert r.exit_code == 2 and "no such file" in r.output
+
+
+@pytest.mark.shared_data
+def test_truth_shared_table_prints_9437() -> None:
+    path = shared_file("nb201_cifar10_test_acc.csv")
+    r = CliRunner().invoke(main, ["truth", "--benchmark", f"csv:{path}", BEST_NB201])
+    assert r.exit_code == 0 and r.output.strip() == "94.37"
