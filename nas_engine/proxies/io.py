@@ -1,0 +1,152 @@
+"""Score files: one CSV row per cell, written as it is computed, resumable after a crash."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nas_engine.proxies.suite import CellScores, ProxySuite
+
+
+class ScoreFileError(ValueError):
+    """Raised when an existing score file cannot be resumed."""
+
+
+def score_header(proxies: Sequence[str]) -> list[str]:
+    """Return the CSV header for these proxies: arch, each score, each time, notes."""
+    return ["arch", *proxies, *(f"{p}_seconds" for p in proxies), "notes"]
+
+
+def _row(cs: CellScores, proxies: Sequence[str]) -> list[str]:
+    vals = [repr(float(cs.results[p].value)) for p in proxies]
+    secs = [f"{cs.results[p].seconds:.4f}" for p in proxies]
+    notes = "; ".join(f"{p}: {cs.results[p].reason}" for p in proxies if cs.results[p].reason)
+    return [cs.arch, *vals, *secs, notes]
+
+
+def read_done(path: Path, proxies: Sequence[str]) -> set[str]:
+    """Return the arch strings already in a score file, after dropping a torn last line.
+
+    Args:
+        path: Existing score CSV.
+        proxies: The proxies the run will compute (must match the file's header).
+
+    Returns:
+        Arch strings of complete rows.
+
+    Raises:
+        ScoreFileError: The header does not match ``proxies``.
+    """
+    raw = path.read_bytes()
+    if raw and not raw.endswith(b"\n"):
+        # The process died mid-row: cut the partial row so it is recomputed.
+        cut = raw.rfind(b"\n") + 1
+        with path.open("r+b") as f:
+            f.truncate(cut)
+        raw = raw[:cut]
+    if not raw:
+        return set()
+    lines = raw.decode().splitlines()
+    header = next(csv.reader([lines[0]]))
+    want = score_header(proxies)
+    if header != want:
+        raise ScoreFileError(
+            f"{path} was written for columns {header[1 : (len(header) - 1) // 2 + 1]}; "
+            f"this run computes {list(proxies)}. Use the same --proxies or a new --out."
+        )
+    return {row[0] for row in csv.reader(lines[1:]) if len(row) == len(want)}
+
+
+def score_to_csv(
+    suite: ProxySuite,
+    archs: Iterable[Any],
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_cell: Callable[[CellScores], None] | None = None,
+) -> tuple[int, int]:
+    """Score cells and append one row per cell to ``out``, flushed and fsynced.
+
+    Args:
+        suite: The proxy suite.
+        archs: Cells (values or strings); duplicates are scored once.
+        out: Output CSV.
+        resume: Skip cells already in ``out`` and append the rest.
+        overwrite: Replace an existing ``out``.
+        on_cell: Called after each newly scored cell.
+
+    Returns:
+        ``(newly scored, skipped because already present)``.
+
+    Raises:
+        ScoreFileError: ``out`` exists and neither ``resume`` nor ``overwrite`` is set, or
+            its columns differ from the suite's proxies.
+    """
+    path = Path(out)
+    strings = list(
+        dict.fromkeys(
+            suite.space.to_string(suite.space.from_string(a) if isinstance(a, str) else a)
+            for a in archs
+        )
+    )
+    done: set[str] = set()
+    if path.exists() and path.stat().st_size > 0 and not overwrite:
+        if not resume:
+            raise ScoreFileError(f"{path} exists; pass --resume to continue it or --overwrite")
+        done = read_done(path, suite.names)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = overwrite or not path.exists() or path.stat().st_size == 0
+    todo = [a for a in strings if a not in done]
+    new = 0
+    with path.open("w" if fresh else "a", newline="") as f:
+        writer = csv.writer(f)
+        if fresh:
+            writer.writerow(score_header(suite.names))
+            f.flush()
+        for arch in todo:
+            cs = suite.score(arch)
+            writer.writerow(_row(cs, suite.names))
+            f.flush()
+            os.fsync(f.fileno())
+            new += 1
+            if on_cell is not None:
+                on_cell(cs)
+    return new, len(strings) - len(todo)
+
+
+def read_scores(path: str | Path) -> tuple[list[str], dict[str, list[float]]]:
+    """Read a score CSV.
+
+    Args:
+        path: File written by :func:`score_to_csv` (or any CSV with an ``arch`` column
+            and numeric proxy columns).
+
+    Returns:
+        ``(arch strings, {proxy: values})``; ``*_seconds`` and ``notes`` are left out.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ScoreFileError(f"no such score file {str(p)!r}")
+    with p.open(newline="") as f:
+        reader = csv.DictReader(f)
+        cols = list(reader.fieldnames or [])
+        if "arch" not in cols:
+            raise ScoreFileError(f"{p}: no 'arch' column; columns: {cols}")
+        proxies = [c for c in cols if c not in ("arch", "notes") and not c.endswith("_seconds")]
+        archs: list[str] = []
+        values: dict[str, list[float]] = {c: [] for c in proxies}
+        for row in reader:
+            if row.get("arch") is None or any(row.get(c) is None for c in proxies):
+                continue  # torn row
+            archs.append(row["arch"])
+            for c in proxies:
+                try:
+                    values[c].append(float(row[c]))
+                except ValueError:
+                    values[c].append(math.nan)
+    return archs, values
