@@ -233,11 +233,16 @@ def test_fisher_by_definition(data: Any) -> None:
         o.retain_grad()
         acts.append(o)
 
-    h = [l.register_forward_hook(keep) for l in m.modules() if isinstance(l, nn.Linear)]
+    lin = [l for l in m.modules() if isinstance(l, nn.Linear)]
+    h = [l.register_forward_hook(keep) for l in lin]
     F.cross_entropy(m(x), y).backward()
     for hh in h:
         hh.remove()
-    expected = sum(float(((a * a.grad) ** 2).mean(0).mul(0.5).sum()) for a in acts)
+    # per-channel terms, credited to each of the channel's in_features weights (fan-in)
+    expected = sum(
+        float(((a * a.grad) ** 2).mean(0).mul(0.5).sum()) * l.in_features
+        for a, l in zip(acts, lin, strict=True)
+    )
     assert create_proxy("fisher").score(ctx).value == pytest.approx(expected, rel=1e-5)
 
 

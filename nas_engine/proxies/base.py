@@ -246,7 +246,11 @@ class ProxyContext:
                             return
                         prod = (act * g.detach()).reshape(act.shape[0], act.shape[1], -1)
                         per_channel = prod.sum(-1).pow(2).mean(0).mul(0.5)
-                        art.fisher[name] += float(per_channel.sum())
+                        # The reference code credits each channel's value to every weight
+                        # of that channel before summing, i.e. weights it by the fan-in.
+                        art.fisher[name] += float(per_channel.sum()) * fan_in
+
+                    fan_in = _m.weight[0].numel()
 
                     if out.requires_grad:
                         out.register_hook(on_grad)

@@ -240,6 +240,36 @@ def rank_ensemble(
     return np.mean(ranks, axis=0)
 
 
+def percentile_fitness(
+    scores: Mapping[str, float],
+    prior: Sequence[Mapping[str, float]],
+    names: Sequence[str] = DEFAULT_ENSEMBLE,
+) -> float:
+    """Online rank-ensemble fitness of one cell: the mean, over ``names``, of the fraction
+    of ``prior`` cells it matches or beats (an undefined score counts as 0).
+
+    Args:
+        scores: The new cell's proxy scores.
+        prior: Scores of the cells evaluated before it.
+        names: Ensemble members.
+
+    Returns:
+        A value in ``[0, 1]``; ``0.5`` per member while nothing is known yet.
+    """
+    pct = []
+    for n in names:
+        sign = 1.0 if proxy_class(n).higher_is_better else -1.0
+        v = scores.get(n, math.nan)
+        ref = [sign * p[n] for p in prior if math.isfinite(p.get(n, math.nan))]
+        if not math.isfinite(v):
+            pct.append(0.0)
+        elif ref:
+            pct.append(sum(r <= sign * v for r in ref) / len(ref))
+        else:
+            pct.append(0.5)
+    return float(np.mean(pct))
+
+
 def correlations(
     pred: Sequence[float], truth: Sequence[float], *, top: float = 0.1
 ) -> dict[str, float]:

@@ -232,7 +232,12 @@ class Grasp(Proxy):
 
 @PROXIES.register("fisher")
 class Fisher(Proxy):
-    """Fisher: ``Σ_layers Σ_channels ½ · mean_n (Σ_spatial a ⊙ ∂L/∂a)²`` on layer outputs."""
+    """Fisher: ``Σ_layers fan_in_l · Σ_channels ½ · mean_n (Σ_spatial a ⊙ ∂L/∂a)²``.
+
+    ``a`` is a Conv/Linear layer's output. Abdelfattah et al.'s reference code assigns
+    each channel's value to every weight of that channel (``fan_in = C_in·k·k``) and sums
+    per weight; we keep that weighting, which the published correlations were made with.
+    """
 
     name = "fisher"
     description = "Fisher information of per-channel activations (activation × gradient)"
