@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -420,6 +421,272 @@ def correlate(scores_file: str, benchmark: str, ensemble: str, top: float, as_js
         )
 
 
+# ----------------------------------------------------------------------------- search
+def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
+    """Parse ``--set key=value`` overrides of :class:`SearchConfig` fields."""
+    import dataclasses
+    import typing
+
+    from nas_engine.runner import SearchConfig
+
+    hints = typing.get_type_hints(SearchConfig)
+    names = {f.name for f in dataclasses.fields(SearchConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in names:
+            raise click.BadParameter(
+                f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(names))}"
+            )
+        hint = str(hints[key])
+        try:
+            if "tuple" in hint:
+                out[key] = tuple(v for v in raw.split(",") if v)
+            elif "bool" in hint:
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                out[key] = raw.lower() in ("true", "1", "yes")
+            elif "int" in hint and "float" not in hint:
+                out[key] = int(raw)
+            elif "float" in hint:
+                out[key] = None if raw.lower() == "none" else float(raw)
+            else:
+                out[key] = None if raw.lower() == "none" else raw
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: bad value for {key} ({hint})") from None
+    return out
+
+
+def _best_table(snap: Any, top: int = 10) -> str:
+    cands = [c for c in snap.candidates if c.fitness is not None]
+    seen: dict[str, Any] = {}
+    for c in sorted(cands, key=lambda c: -c.fitness):
+        seen.setdefault(c.arch, c)
+    rows = list(seen.values())[:top]
+    proxies = list(snap.config.all_proxies)
+    head = f"{'#':>4} {'fitness':>9} " + " ".join(f"{p[:9]:>9}" for p in proxies)
+    head += f" {'one-shot':>8} {'trained':>7} {'truth':>6}  arch"
+    lines = [head]
+
+    def f(v: Any, w: int, d: int = 2) -> str:
+        if not isinstance(v, float) or v != v:
+            return f"{'-':>{w}}"
+        return f"{v:{w}.{d}f}" if abs(v) < 10**5 else f"{v:{w}.2e}"
+
+    for c in rows:
+        lines.append(
+            f"{c.seq:>4} {f(c.fitness, 9, 3)} "
+            + " ".join(f(c.scores.get(p), 9, 3) for p in proxies)
+            + f" {f(c.oneshot, 8)} {f(c.trained_acc, 7)} {f(c.truth, 6)}  {c.arch}"
+        )
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option(
+    "--space", "space_name", default="nb201", show_default=True, type=click.Choice(list_spaces())
+)
+@click.option(
+    "--dataset",
+    default="digits",
+    show_default=True,
+    help="digits | synthetic | cifar10 | cifar100 | npz:PATH",
+)
+@click.option("--data-dir", default=None, help="Folder for CIFAR pickles.")
+@click.option(
+    "--strategy",
+    default="evolution",
+    show_default=True,
+    help="random | evolution | proxy_evolution | supernet_evolution",
+)
+@click.option("--proxy", default="zico", show_default=True, help="Fitness proxy, or 'ensemble'.")
+@click.option(
+    "--budget",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Candidates to evaluate.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--db", default="data/nasnav.db", show_default=True, help="SQLite database.")
+@click.option("--prune", multiple=True, metavar="EDGE:OP", help="Forbid OP on EDGE.")
+@click.option("--pin", multiple=True, metavar="EDGE:OP", help="Fix EDGE to OP.")
+@click.option("--benchmark", default=None, metavar="SPEC", help="Ground truth csv:PATH[:COLUMN].")
+@click.option("--max-flops", type=float, default=None, help="FLOPs budget (millions).")
+@click.option("--max-params", type=float, default=None, help="Parameter budget (millions).")
+@click.option("--no-supernet", is_flag=True, help="Skip the supernet (proxies only).")
+@click.option(
+    "--train-top-k",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Train the best k cells from scratch at the end.",
+)
+@click.option(
+    "--resume",
+    "resume_id",
+    type=int,
+    default=None,
+    metavar="RUN_ID",
+    help="Continue a stored run (other options are taken from the run).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override any search setting (e.g. proxy_C=8, steps_per_candidate=2).",
+)
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads.")
+def search(
+    space_name: str,
+    dataset: str,
+    data_dir: str | None,
+    strategy: str,
+    proxy: str,
+    budget: int,
+    seed: int,
+    db: str,
+    prune: tuple[str, ...],
+    pin: tuple[str, ...],
+    benchmark: str | None,
+    max_flops: float | None,
+    max_params: float | None,
+    no_supernet: bool,
+    train_top_k: int,
+    resume_id: int | None,
+    overrides: tuple[str, ...],
+    threads: int | None,
+) -> None:
+    """Run a search headless, persisted in SQLite; print the best cells at the end."""
+    import dataclasses
+
+    import torch
+    from tqdm import tqdm
+
+    from nas_engine.benchmarks import GroundTruthError
+    from nas_engine.data import DatasetError
+    from nas_engine.runner import CommandError, SearchConfig, SearchSession
+    from nas_engine.storage import SQLiteStorage, StorageError
+
+    if threads:
+        torch.set_num_threads(threads)
+    storage = SQLiteStorage(db)
+    try:
+        if resume_id is not None:
+            session = SearchSession.resume(storage, resume_id)
+            if overrides:
+                session.close()
+                cfg = dataclasses.replace(session.config, **_parse_set(overrides))
+                storage.update_config(resume_id, cfg.to_dict())
+                session = SearchSession.resume(storage, resume_id)
+        else:
+            sp = create_space(space_name)
+            cfg = SearchConfig(
+                space=space_name,
+                dataset=dataset,
+                data_dir=data_dir,
+                strategy=strategy,
+                proxy=proxy,
+                budget=budget,
+                seed=seed,
+                prune=tuple(parse_edge_op(p, sp) for p in prune),
+                pin=tuple(parse_edge_op(p, sp) for p in pin),
+                benchmark=benchmark,
+                max_flops=max_flops,
+                max_params=max_params,
+                supernet=not no_supernet,
+                train_top_k=train_top_k,
+            )
+            if overrides:
+                cfg = dataclasses.replace(cfg, **_parse_set(overrides))
+            session = SearchSession.create(storage, cfg)
+    except (CommandError, StorageError, DatasetError, GroundTruthError, MaskError) as exc:
+        fail(str(exc))
+    click.echo(
+        f"run {session.run_id} in {db} ({session.config.strategy}, "
+        f"fitness {session.config.proxy}); resume with --resume {session.run_id}"
+    )
+    snap = session.snapshot()
+    bar = tqdm(
+        total=session.config.budget, initial=snap.n_evaluated, desc="candidates", unit="cell"
+    )
+    session.start()
+    try:
+        while True:
+            snap = session.snapshot()
+            bar.n = snap.n_evaluated
+            best = snap.best
+            bar.set_postfix(
+                best=None if best is None else round(best.fitness, 3),
+                step=snap.supernet_step,
+                refresh=False,
+            )
+            bar.refresh()
+            if snap.status in ("finished", "stopped", "failed") or (
+                snap.status == "paused" and snap.message
+            ):
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        session.stop()
+        snap = session.wait(lambda s: s.status == "stopped", timeout=60)
+    finally:
+        bar.close()
+        session.close()
+    if snap.message:
+        click.echo(snap.message.splitlines()[0])
+    click.echo(
+        f"status {snap.status}: {snap.n_evaluated} candidates, "
+        f"{snap.supernet_step} supernet steps, mask v{snap.mask_version}"
+    )
+    click.echo(_best_table(snap))
+    if snap.status == "failed":
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--db", default="data/nasnav.db", show_default=True, help="SQLite database.")
+@click.option("--run", "run_id", type=int, required=True, help="Run id.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
+def export(db: str, run_id: int, csv_path: str | None, json_path: str | None) -> None:
+    """Export a run's candidates (CSV) or everything (JSON)."""
+    from nas_engine.storage import SQLiteStorage, StorageError
+
+    if not csv_path and not json_path:
+        fail("give --csv PATH and/or --json PATH")
+    if not Path(db).is_file():
+        fail(f"no database {db}")
+    storage = SQLiteStorage(db)
+    try:
+        if csv_path:
+            storage.export_csv(run_id, csv_path)
+        if json_path:
+            storage.export_json(run_id, json_path)
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(f"exported run {run_id}")
+
+
+@main.command()
+@click.option("--db", default="data/nasnav.db", show_default=True, help="SQLite database.")
+def runs(db: str) -> None:
+    """List the runs stored in a database."""
+    from nas_engine.storage import SQLiteStorage
+
+    if not Path(db).is_file():
+        fail(f"no database {db}")
+    storage = SQLiteStorage(db)
+    for r in storage.list_runs():
+        n = len(storage.candidates(r.id))
+        c = r.config
+        click.echo(
+            f"{r.id:>4}  {r.status:<9} {n:>5}/{c.get('budget')}  {c.get('strategy')}  "
+            f"{c.get('proxy')}  {c.get('dataset')}"
+        )
+
+
 # ------------------------------------------------------------------------------- data
 @main.group()
 def data() -> None:
@@ -481,6 +748,97 @@ def demo(dataset: str, num: int, epochs: int, seed: int, channels: int, cells: i
     click.echo(f"\n{'test acc':>8}  {'params':>8}  {'MFLOPs':>7}  {'sec':>5}  arch")
     for acc, params, flops, sec, arch_s in rows:
         click.echo(f"{acc:8.2f}  {params:8,d}  {flops / 1e6:7.3f}  {sec:5.1f}  {arch_s}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--dataset",
+    default="digits",
+    show_default=True,
+    help="digits | synthetic | cifar10 | cifar100 | npz:PATH",
+)
+@click.option("--data-dir", default=None, help="Folder for CIFAR pickles.")
+@click.option("--benchmark", default=None, metavar="SPEC", help="Ground truth csv:PATH[:COLUMN].")
+@click.option("--db", default="data/nasnav.db", show_default=True, help="SQLite database.")
+@click.option("--cache-dir", default="data/cache", show_default=True, help="Layout cache.")
+@click.option(
+    "--layout",
+    "layout_method",
+    default="umap",
+    show_default=True,
+    type=click.Choice(["umap", "pca"]),
+    help="Embedding of the whole space.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Default for new runs, e.g. --set proxy=ensemble --set budget=500.",
+)
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads.")
+@click.option("--debug", is_flag=True, help="Dash debug mode (dev tools, reloader off).")
+def serve(
+    host: str,
+    port: int,
+    dataset: str,
+    data_dir: str | None,
+    benchmark: str | None,
+    db: str,
+    cache_dir: str,
+    layout_method: str,
+    overrides: tuple[str, ...],
+    threads: int | None,
+    debug: bool,
+) -> None:
+    """Start the background engine and the Dash app (resumes the latest run in --db)."""
+    import dataclasses
+
+    import torch
+
+    try:
+        from app import AppController, create_app
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        fail(f"the app needs the 'app' extra: pip install -e '.[app]' ({exc})")
+    from nas_engine.benchmarks import GroundTruthError
+    from nas_engine.data import DatasetError, load_dataset
+    from nas_engine.runner import CommandError, SearchConfig
+    from nas_engine.storage import SQLiteStorage
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        cfg = dataclasses.replace(
+            SearchConfig(dataset=dataset, data_dir=data_dir, benchmark=benchmark),
+            **_parse_set(overrides),
+        )
+        data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed)
+        if cfg.benchmark:
+            from nas_engine.benchmarks import load_ground_truth
+
+            load_ground_truth(cfg.benchmark)  # fail now, not in a callback
+    except (CommandError, DatasetError, GroundTruthError, ValueError) as exc:
+        fail(str(exc))
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    storage = SQLiteStorage(db)
+    controller = AppController(
+        storage, defaults=cfg, cache_dir=cache_dir, layout_method=layout_method, data=data
+    )
+    run_id = controller.open_latest()
+    controller.layout()  # start the (cached) layout in the background
+    app = create_app(controller)
+    click.echo(
+        f"nasnav on http://{host}:{port}/  (db {db}"
+        + (f", reopened run {run_id} paused" if run_id is not None else "")
+        + "); Ctrl+C to stop"
+    )
+    try:
+        app.run(host=host, port=port, debug=debug, use_reloader=False)
+    finally:
+        controller.close()
+        storage.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,207 @@
+"""Search quality on real data: what each strategy returns, in NAS-Bench-201 test accuracy.
+
+Every strategy runs through its ask/tell interface, exactly as the background runner
+drives it, with the runner's fitness: the online rank ensemble (``percentile_fitness``) of
+proxies computed on the shared CIFAR-10 subset (batch 64, seed 0). The cell a run
+*returns* is the best by rank ensemble over all its evaluated cells (as the runner's
+``best``); its ground truth comes from ``nb201_cifar10_test_acc.csv``. The supernet is
+not used here (see ``benchmarks/throughput.py``).
+
+The scripted expert steers like a person: every ``--expert-every`` candidates it prunes,
+on each edge, the allowed op whose candidates score worst (``nas_engine.analysis``).
+
+Proxy scores are cached in a resumable CSV (seeded from the fidelity run's scores, which
+use the same settings), so an interrupted run continues and reruns are cheap.
+
+    python benchmarks/search_quality.py --budget 300 --seeds 0,1,2,3,4
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import RESULTS, markdown_table, shared_dir
+from nas_engine.analysis import op_importance, worst_ops
+from nas_engine.benchmarks import load_ground_truth
+from nas_engine.data import load_dataset
+from nas_engine.proxies import ProxySuite, percentile_fitness, rank_ensemble
+from nas_engine.search_spaces import create_space
+from nas_engine.strategies import create_strategy
+
+OPTIMUM = 94.37  # best NB201 CIFAR-10 test accuracy in the shared table
+
+
+class ScoreCache:
+    """Proxy scores per arch string, appended to a CSV as they are computed."""
+
+    def __init__(self, path: Path, suite: ProxySuite, seed_from: list[Path]) -> None:
+        self.path, self.suite, self.names = path, suite, list(suite.names)
+        self.scores: dict[str, dict[str, float]] = {}
+        self.computed = 0
+        if path.is_file():
+            for row in pd.read_csv(path).to_dict("records"):
+                self.scores[row["arch"]] = {n: float(row[n]) for n in self.names}
+        for src in seed_from:  # other score files made with the same settings
+            if src == path or not src.is_file():
+                continue
+            df = pd.read_csv(src)
+            if all(n in df.columns for n in self.names):
+                for row in df[["arch", *self.names]].to_dict("records"):
+                    self.scores.setdefault(row["arch"], {n: float(row[n]) for n in self.names})
+        fresh = not path.is_file()
+        self._f = path.open("a", newline="")
+        self._w = csv.writer(self._f)
+        if fresh:
+            self._w.writerow(["arch", *self.names])
+
+    def get(self, arch: str) -> dict[str, float]:
+        if arch not in self.scores:
+            cs = self.suite.score(arch)
+            vals = {n: float(cs.results[n].value) for n in self.names}
+            self._w.writerow([arch, *(repr(vals[n]) for n in self.names)])
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self.scores[arch] = vals
+            self.computed += 1
+        return self.scores[arch]
+
+
+def run_one(
+    space: Any,
+    strategy: str,
+    seed: int,
+    budget: int,
+    cache: ScoreCache,
+    truth: Any,
+    *,
+    members: list[str],
+    expert_every: int = 0,
+) -> dict[str, Any]:
+    """One search; returns the best-so-far ground truth after each evaluation."""
+    rng = np.random.default_rng([seed, 0])
+    strat = create_strategy(strategy, space)
+    mask = space.full_mask()
+    hist: list[tuple[str, dict[str, float]]] = []
+    curve: list[float] = []
+    prunes: list[tuple[int, int, str]] = []
+    for t in range(budget):
+        arch = strat.ask(mask, rng)
+        assert mask.allows(space.ops_of(arch))
+        s = space.to_string(arch)
+        scores = cache.get(s)
+        fit = percentile_fitness(scores, [h[1] for h in hist], members)
+        strat.tell(arch, fit)
+        hist.append((s, scores))
+        ens = rank_ensemble({m: [h[1][m] for h in hist] for m in members}, members)
+        curve.append(float(truth.lookup(hist[int(np.argmax(ens))][0])))
+        if expert_every and (t + 1) % expert_every == 0 and t + 1 < budget:
+            imp = op_importance(
+                [space.ops_of(space.from_string(h[0])) for h in hist],
+                list(ens),
+                op_names=space.ops,
+            )
+            for e, op in worst_ops(imp, mask):
+                mask = mask.prune(e, op)
+                prunes.append((t + 1, e, op))
+            strat.on_mask_change(mask)
+    return {"curve": curve, "prunes": prunes, "final": curve[-1]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=None, help="folder with the shared data")
+    ap.add_argument("--budget", type=int, default=300)
+    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument("--strategies", default="random,evolution,proxy_evolution")
+    ap.add_argument("--expert-strategy", default="proxy_evolution")
+    ap.add_argument("--expert-every", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--members",
+        default="naswot,synflow,params",
+        help="rank-ensemble fitness members (default: the runner's default ensemble "
+        "without ZiCo, whose two backward passes dominate the cost on 2 CPU cores)",
+    )
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    shared = shared_dir(args.shared)
+    space = create_space("nb201")
+    members = [m.strip() for m in args.members.split(",") if m.strip()]
+    data = load_dataset(f"npz:{shared / 'cifar10_subset.npz'}")
+    suite = ProxySuite(space, members, data=data, batch_size=64, seed=0)
+    cache = ScoreCache(
+        RESULTS / f"search_scores_{'-'.join(members)}.csv",
+        suite,
+        [RESULTS / "fidelity_scores.csv", *sorted(RESULTS.glob("search_scores_*.csv"))],
+    )
+    truth = load_ground_truth(f"csv:{shared / 'nb201_cifar10_test_acc.csv'}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+
+    t0 = time.perf_counter()
+    runs: dict[str, list[dict[str, Any]]] = {}
+    plan = [(s, 0) for s in args.strategies.split(",")] + [
+        (args.expert_strategy, args.expert_every)
+    ]
+    for strategy, every in plan:
+        label = f"{strategy} + expert (every {every})" if every else strategy
+        runs[label] = []
+        for seed in seeds:
+            r = run_one(
+                space, strategy, seed, args.budget, cache, truth,
+                members=members, expert_every=every,
+            )  # fmt: skip
+            runs[label].append(r)
+            print(f"  {label:40s} seed {seed}: {r['final']:.2f}  "
+                  f"({cache.computed} cells scored so far, "
+                  f"{time.perf_counter() - t0:.0f}s)", flush=True)  # fmt: skip
+
+    rows = []
+    for label, rs in runs.items():
+        finals = [r["final"] for r in rs]
+        rows.append([label, statistics.mean(finals), statistics.pstdev(finals),
+                     min(finals), max(finals), OPTIMUM - statistics.mean(finals)])  # fmt: skip
+    print(f"\n### Search quality: NB201, budget {args.budget}, seeds {args.seeds}, "
+          f"fitness = rank ensemble ({'+'.join(members)}) on the CIFAR-10 subset\n")  # fmt: skip
+    print(markdown_table(
+        ["strategy", "mean test acc. %", "std", "min", "max", "gap to optimum"], rows
+    ))  # fmt: skip
+
+    plain = np.mean([r["curve"] for r in runs[args.expert_strategy]], axis=0)
+    label = f"{args.expert_strategy} + expert (every {args.expert_every})"
+    steered = np.mean([r["curve"] for r in runs[label]], axis=0)
+    marks = [m for m in (25, 50, 75, 100, 150, 200, 250, 300) if m <= args.budget]
+    print("\n### Best-so-far ground truth (mean over seeds) against evaluations\n")
+    print(markdown_table(
+        ["evaluations", *map(str, marks)],
+        [[args.expert_strategy, *(float(plain[m - 1]) for m in marks)],
+         [label, *(float(steered[m - 1]) for m in marks)]],
+    ))  # fmt: skip
+    target = float(plain[-1])
+    reach = next((i + 1 for i, v in enumerate(steered) if v >= target), None)
+    print(f"\nunsteered {args.expert_strategy} ends at {target:.2f}% after {args.budget}; "
+          f"the expert-steered run reaches it after {reach} evaluations")  # fmt: skip
+    print(f"cells scored in this call: {cache.computed}; wall {time.perf_counter() - t0:.0f}s")
+    (RESULTS / "search_quality.json").write_text(
+        json.dumps(
+            {k: [{"final": r["final"], "prunes": r["prunes"], "curve": r["curve"]} for r in v]
+             for k, v in runs.items()},
+        )
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

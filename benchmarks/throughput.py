@@ -1,0 +1,99 @@
+"""Engine throughput on this machine for the default demo configuration (digits).
+
+Two figures: SPOS supernet training images/s (trainer alone, median of ``--repeats``
+timed blocks of steps), and candidates per minute of a full background search session
+with its default configuration (proxies + supernet steps + one-shot estimate per
+candidate), measured from the session's own snapshots.
+
+    python benchmarks/throughput.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import markdown_table
+from nas_engine.data import load_dataset
+from nas_engine.runner import SearchConfig, SearchSession
+from nas_engine.search_spaces import create_space
+from nas_engine.storage import SQLiteStorage
+from nas_engine.supernet import SupernetConfig, SupernetTrainer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=50, help="supernet steps per timed block")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--candidates", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = SearchConfig()
+    data = load_dataset(cfg.dataset, seed=cfg.seed)
+    space = create_space(cfg.space)
+
+    trainer = SupernetTrainer(
+        space,
+        data,
+        SupernetConfig(
+            C=cfg.supernet_C, N=cfg.supernet_N, batch_size=cfg.supernet_batch_size,
+            lr=cfg.supernet_lr, seed=cfg.seed,
+        ),
+    )  # fmt: skip
+    mask = space.full_mask()
+    for _ in range(5):  # warm-up
+        trainer.train_step(mask)
+    rates = []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        for _ in range(args.steps):
+            trainer.train_step(mask)
+        rates.append(args.steps * cfg.supernet_batch_size / (time.perf_counter() - t))
+    evals = []
+    rng = np.random.default_rng(0)
+    for _ in range(args.repeats):
+        arch = space.sample(rng)
+        t = time.perf_counter()
+        trainer.evaluate(arch)
+        evals.append(time.perf_counter() - t)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = SQLiteStorage(Path(tmp) / "bench.db")
+        session = SearchSession.create(
+            storage, SearchConfig(budget=args.candidates), data=data, checkpoint_dir=tmp
+        )
+        t = time.perf_counter()
+        session.start()
+        snap = session.wait(lambda s: s.status == "finished", timeout=3600)
+        wall = time.perf_counter() - t
+        session.close()
+        per_cand = [c.seconds for c in snap.candidates if c.seconds is not None]
+        storage.close()
+
+    rows = [
+        ["supernet SPOS training (C=8, N=1, batch 64)", f"{statistics.median(rates):,.0f} img/s"],
+        ["one-shot estimate per subnet (BN recalibration + val)",
+         f"{statistics.median(evals):.2f} s"],
+        [f"search session, {args.candidates} candidates (defaults)",
+         f"{60 * len(snap.candidates) / wall:.1f} candidates/min"],
+        ["median seconds per candidate (proxies + one-shot)",
+         f"{statistics.median(per_cand):.2f} s" if per_cand else "—"],
+    ]  # fmt: skip
+    print(f"\n### Throughput, {torch.get_num_threads()} threads, dataset {cfg.dataset}\n")
+    print(markdown_table(["what", "median"], rows))
+    print(f"\nproxies per candidate: {', '.join(cfg.all_proxies)}; fitness: {cfg.proxy}; "
+          f"supernet steps per candidate: {cfg.steps_per_candidate}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

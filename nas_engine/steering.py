@@ -1,0 +1,174 @@
+"""Steering: the user's prune/pin actions on the op mask, as an undoable event history."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from nas_engine.search_spaces import MaskError, OpMask
+
+ACTIONS = ("prune", "pin", "unpin", "restore", "reset", "undo")
+
+
+@dataclass(frozen=True)
+class SteeringEvent:
+    """One accepted steering command.
+
+    Args:
+        seq: Position in the run's history (0-based).
+        time: Unix time it was accepted.
+        action: One of :data:`ACTIONS`.
+        edge: Edge index, or ``None`` for reset/undo.
+        op: Op name, or ``None``.
+        note: The user's free-text note.
+        mask_before: Mask before the action.
+        mask_after: Mask after the action.
+        mask_version: Version number of ``mask_after`` (increments by one per event).
+        undoes: For an undo, the ``seq`` of the event it reverted.
+    """
+
+    seq: int
+    time: float
+    action: str
+    edge: int | None
+    op: str | None
+    note: str
+    mask_before: OpMask
+    mask_after: OpMask
+    mask_version: int
+    undoes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "action": self.action,
+            "edge": self.edge,
+            "op": self.op,
+            "note": self.note,
+            "mask_before": self.mask_before.to_dict(),
+            "mask_after": self.mask_after.to_dict(),
+            "mask_version": self.mask_version,
+            "undoes": self.undoes,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SteeringEvent:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            seq=int(d["seq"]),
+            time=float(d["time"]),
+            action=str(d["action"]),
+            edge=None if d["edge"] is None else int(d["edge"]),
+            op=d["op"],
+            note=d.get("note") or "",
+            mask_before=OpMask.from_dict(d["mask_before"]),
+            mask_after=OpMask.from_dict(d["mask_after"]),
+            mask_version=int(d["mask_version"]),
+            undoes=d.get("undoes"),
+        )
+
+
+class Steering:
+    """Applies steering commands to a mask and keeps the history.
+
+    Thread safety: not locked; the search session serialises access.
+
+    Args:
+        mask: Initial mask.
+        events: Earlier events (when resuming a run).
+    """
+
+    def __init__(self, mask: OpMask, events: tuple[SteeringEvent, ...] = ()) -> None:
+        self.initial = mask
+        self.events: list[SteeringEvent] = list(events)
+        self.mask = events[-1].mask_after if events else mask
+        self.version = events[-1].mask_version if events else 0
+        # stack of seqs that an undo may still revert
+        self._undoable: list[int] = []
+        for e in self.events:
+            if e.action == "undo":
+                if self._undoable and self._undoable[-1] == e.undoes:
+                    self._undoable.pop()
+            else:
+                self._undoable.append(e.seq)
+
+    def preview(self, action: str, edge: int | None = None, op: str | None = None) -> OpMask:
+        """Return the mask the action would produce, or raise :class:`MaskError`."""
+        m = self.mask
+        if action == "prune":
+            return m.prune(_edge(edge), _op(op))
+        if action == "pin":
+            return m.pin(_edge(edge), _op(op))
+        if action == "unpin":
+            return m.unpin(_edge(edge))
+        if action == "restore":
+            return m.restore(_edge(edge), _op(op))
+        if action == "reset":
+            if m.is_full:
+                raise MaskError("nothing to reset: the mask already allows every op")
+            return m.reset()
+        if action == "undo":
+            if not self._undoable:
+                raise MaskError("nothing to undo")
+            return self.events[self._undoable[-1]].mask_before
+        raise MaskError(f"unknown steering action {action!r}; use one of {', '.join(ACTIONS)}")
+
+    def apply(
+        self,
+        action: str,
+        edge: int | None = None,
+        op: str | None = None,
+        *,
+        note: str = "",
+        now: float | None = None,
+    ) -> SteeringEvent:
+        """Apply a command and record it.
+
+        Args:
+            action: One of :data:`ACTIONS`.
+            edge: Edge index (prune/pin/unpin/restore).
+            op: Op name (prune/pin/restore).
+            note: Optional free-text note.
+            now: Timestamp (default: now).
+
+        Returns:
+            The new :class:`SteeringEvent`.
+
+        Raises:
+            MaskError: The action is refused (the reason is in the message).
+        """
+        after = self.preview(action, edge, op)
+        undoes = self._undoable.pop() if action == "undo" else None
+        self.version += 1
+        event = SteeringEvent(
+            seq=len(self.events),
+            time=time.time() if now is None else now,
+            action=action,
+            edge=edge if action not in ("reset", "undo") else None,
+            op=op if action in ("prune", "pin", "restore") else None,
+            note=str(note or ""),
+            mask_before=self.mask,
+            mask_after=after,
+            mask_version=self.version,
+            undoes=undoes,
+        )
+        if action != "undo":
+            self._undoable.append(event.seq)
+        self.events.append(event)
+        self.mask = after
+        return event
+
+
+def _edge(edge: int | None) -> int:
+    if edge is None:
+        raise MaskError("this action needs an edge")
+    return edge
+
+
+def _op(op: str | None) -> str:
+    if op is None:
+        raise MaskError("this action needs an op")
+    return op

@@ -1,0 +1,21 @@
+"""The weight-sharing NB201 supernet and its single-path (SPOS) trainer."""
+
+from __future__ import annotations
+
+from nas_engine.supernet.nb201_supernet import (
+    MixedEdge,
+    NB201Supernet,
+    StepResult,
+    SuperCell,
+    SupernetConfig,
+    SupernetTrainer,
+)
+
+__all__ = [
+    "MixedEdge",
+    "NB201Supernet",
+    "StepResult",
+    "SuperCell",
+    "SupernetConfig",
+    "SupernetTrainer",
+]

@@ -1,0 +1,329 @@
+"""A weight-sharing NB201 supernet trained single-path (SPOS, Guo et al., ECCV'20).
+
+Every edge holds all five candidate ops; a forward pass runs one path (one op per edge).
+Training samples a uniform path **among the ops the current mask allows**. A subnet's
+one-shot accuracy is measured with inherited weights after recalibrating BatchNorm
+statistics on a few training batches.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas_engine.data import Dataset
+from nas_engine.search_spaces import OpMask, SearchSpace
+from nas_engine.search_spaces.nb201_model import (
+    NB201_EDGES,
+    NB201_OPS,
+    ResNetBasicBlock,
+    make_op,
+)
+
+
+class MixedEdge(nn.Module):
+    """All candidate ops of one edge; ``forward(x, op)`` runs one of them."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.ops = nn.ModuleDict({o: make_op(o, channels) for o in NB201_OPS})
+
+    def forward(self, x: torch.Tensor, op: str) -> torch.Tensor:
+        return self.ops[op](x)
+
+
+class SuperCell(nn.Module):
+    """An NB201 cell whose edges are :class:`MixedEdge` modules."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(MixedEdge(channels) for _ in NB201_EDGES)
+
+    def forward(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:
+        nodes = [x]
+        k = 0
+        for j in range(1, 4):
+            total = None
+            for i in range(j):
+                y = self.edges[k](nodes[i], path[k])
+                total = y if total is None else total + y
+                k += 1
+            nodes.append(total)
+        return nodes[-1]
+
+
+class NB201Supernet(nn.Module):
+    """The NB201 macro network with a shared :class:`SuperCell` genotype in every cell.
+
+    Args:
+        C: First-stage channels.
+        N: Cells per stage.
+        num_classes: Output classes.
+        in_channels: Input channels.
+    """
+
+    def __init__(self, *, C: int = 8, N: int = 1, num_classes: int = 10, in_channels: int = 3):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C)
+        )
+        layers: list[nn.Module] = []
+        c = C
+        for stage in range(3):
+            if stage:
+                layers.append(ResNetBasicBlock(c, 2 * c, stride=2))
+                c *= 2
+            layers.extend(SuperCell(c) for _ in range(N))
+        self.cells = nn.ModuleList(layers)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x, path) if isinstance(cell, SuperCell) else cell(x)
+        x = self.lastact(x)
+        return self.classifier(x.mean((2, 3)))
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    """Supernet size and SPOS training schedule.
+
+    Args:
+        C: First-stage channels.
+        N: Cells per stage.
+        batch_size: Training batch size.
+        lr: Peak SGD learning rate.
+        momentum: SGD momentum.
+        weight_decay: Weight decay.
+        schedule_steps: Cosine schedule length; afterwards the rate stays at ``lr_floor·lr``.
+        lr_floor: Final fraction of the peak rate.
+        calib_batches: Training batches used to recalibrate BN before a one-shot eval.
+        eval_images: Validation images per one-shot eval.
+        seed: Seed for weights, paths and batch order.
+    """
+
+    C: int = 8
+    N: int = 1
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 4e-5
+    schedule_steps: int = 3000
+    lr_floor: float = 0.05
+    calib_batches: int = 4
+    eval_images: int = 512
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.C, self.N, self.batch_size, self.schedule_steps, self.calib_batches) < 1:
+            raise ValueError("C, N, batch_size, schedule_steps and calib_batches must be >= 1")
+        if not self.lr > 0:
+            raise ValueError("lr must be > 0")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One SPOS training step.
+
+    Args:
+        step: Steps done so far (1-based after the step).
+        loss: Training loss.
+        acc: Training accuracy of the batch (percent).
+        lr: Learning rate used.
+        path: The sampled ops.
+        images: Images in the batch.
+        seconds: Wall time of the step.
+    """
+
+    step: int
+    loss: float
+    acc: float
+    lr: float
+    path: tuple[str, ...]
+    images: int
+    seconds: float
+
+
+class SupernetTrainer:
+    """Trains an :class:`NB201Supernet` single-path under an op mask and evaluates subnets.
+
+    Thread safety: not thread-safe; the search runner owns it from one thread.
+
+    Args:
+        space: The NB201 search space (for ops and masks).
+        data: Training/validation data.
+        config: Size and schedule.
+    """
+
+    def __init__(
+        self, space: SearchSpace[Any], data: Dataset, config: SupernetConfig | None = None
+    ) -> None:
+        self.space = space
+        self.data = data
+        self.config = cfg = config or SupernetConfig()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.model = NB201Supernet(
+                C=cfg.C, N=cfg.N, num_classes=data.num_classes, in_channels=data.in_channels
+            )
+        self.opt = torch.optim.SGD(
+            self.model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=True,
+        )
+        self.step = 0
+        self._epoch = 0
+        self._pos = 0
+        self._perm = self._permutation(0)
+        self._rng = np.random.default_rng(cfg.seed + 17)
+
+    # ---------------------------------------------------------------------- training
+    def _permutation(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng(self.config.seed * 1000 + epoch).permutation(
+            len(self.data.x_train)
+        )
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        bs = self.config.batch_size
+        if self._pos + bs > len(self._perm):
+            self._epoch += 1
+            self._pos = 0
+            self._perm = self._permutation(self._epoch)
+        idx = self._perm[self._pos : self._pos + bs]
+        self._pos += bs
+        return torch.from_numpy(self.data.x_train[idx]), torch.from_numpy(self.data.y_train[idx])
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of step ``step`` (cosine to ``lr_floor``, then constant)."""
+        cfg = self.config
+        t = min(step, cfg.schedule_steps) / cfg.schedule_steps
+        return cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * 0.5 * (1 + math.cos(math.pi * t)))
+
+    def sample_path(self, mask: OpMask) -> tuple[str, ...]:
+        """Draw a uniform single path among the ops the mask allows."""
+        return tuple(a[int(self._rng.integers(len(a)))] for a in mask.allowed_all())
+
+    def train_step(self, mask: OpMask) -> StepResult:
+        """Run one SPOS step on a path sampled under ``mask``.
+
+        Args:
+            mask: Op mask in force.
+
+        Returns:
+            The :class:`StepResult`.
+        """
+        t0 = time.perf_counter()
+        path = self.sample_path(mask)
+        x, y = self._next_batch()
+        lr = self.lr_at(self.step)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        self.model.train()
+        out = self.model(x, path)
+        loss = F.cross_entropy(out, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.opt.step()
+        self.step += 1
+        acc = 100.0 * float((out.argmax(1) == y).float().mean())
+        return StepResult(
+            step=self.step,
+            loss=float(loss.detach()),
+            acc=acc,
+            lr=lr,
+            path=path,
+            images=len(x),
+            seconds=time.perf_counter() - t0,
+        )
+
+    # -------------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def evaluate(self, arch: Any) -> float:
+        """One-shot validation accuracy (percent) of ``arch`` with inherited weights.
+
+        BatchNorm statistics are reset and recalibrated on ``calib_batches`` training
+        batches (cumulative average) for this path before evaluation.
+        """
+        path = tuple(self.space.ops_of(arch))
+        cfg = self.config
+        bns = [m for m in self.model.modules() if isinstance(m, nn.BatchNorm2d)]
+        saved = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+        self.model.train()
+        rng = np.random.default_rng(cfg.seed * 7 + 3)
+        n = len(self.data.x_train)
+        for _ in range(cfg.calib_batches):
+            idx = rng.choice(n, size=min(cfg.batch_size, n), replace=False)
+            self.model(torch.from_numpy(self.data.x_train[idx]), path)
+        for m, mom in zip(bns, saved, strict=True):
+            m.momentum = mom
+        self.model.eval()
+        x, y = self.data.x_val[: cfg.eval_images], self.data.y_val[: cfg.eval_images]
+        correct = 0
+        for i in range(0, len(x), 256):
+            out = self.model(torch.tensor(x[i : i + 256]), path)
+            correct += int((out.argmax(1).numpy() == y[i : i + 256]).sum())
+        self.model.train()
+        return 100.0 * correct / max(1, len(x))
+
+    # ------------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly where it stopped."""
+        return {
+            "config": asdict(self.config),
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "epoch": self._epoch,
+            "pos": self._pos,
+            "rng": self._rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`."""
+        if state["config"] != asdict(self.config):
+            raise ValueError("checkpoint was written with a different supernet configuration")
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = int(state["step"])
+        self._epoch = int(state["epoch"])
+        self._pos = int(state["pos"])
+        self._perm = self._permutation(self._epoch)
+        self._rng.bit_generator.state = state["rng"]
+
+    def save(self, path: str | Path) -> None:
+        """Write a checkpoint atomically (temp file + rename), so a crash never leaves a
+        half-written file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        torch.save(self.state_dict(), buf)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with tmp.open("wb") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+
+    def load(self, path: str | Path) -> None:
+        """Load a checkpoint written by :meth:`save`."""
+        state = torch.load(Path(path), map_location="cpu", weights_only=False)
+        self.load_state_dict(state)
