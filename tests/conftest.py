@@ -32,3 +32,23 @@ def shared_file(name: str) -> Path:
 def _seed_torch() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Browser tests: no display (CI, SSH) means headless Chromium, with or without --headless.
+    if hasattr(config.option, "headless") and not os.environ.get("DISPLAY"):
+        config.option.headless = True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import shutil
+
+    if shutil.which("chromedriver"):
+        return
+    skip = pytest.mark.skip(
+        reason="browser tests need Chromium and its driver: `make test` installs them "
+        "(apt-get install chromium chromium-driver)"
+    )
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,381 @@
+"""The app's only door to the engine: snapshots in, commands out. No Dash here.
+
+:class:`AppController` owns the storage and at most one live :class:`SearchSession`.
+Everything slow (UMAP layout, one-edit neighbour scores, per-layer ZiCo terms) runs on a
+worker thread and is cached, so no Dash callback ever waits on torch.
+
+Thread safety: every public method may be called from any Flask request thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas_engine.benchmarks import GroundTruth, load_ground_truth
+from nas_engine.data import Dataset, load_dataset
+from nas_engine.embedding import load_or_compute_layout
+from nas_engine.proxies import ProxySuite
+from nas_engine.runner import CommandError, SearchConfig, SearchSession, Snapshot
+from nas_engine.search_spaces import MaskError, SearchSpace, create_space
+from nas_engine.storage import SQLiteStorage
+
+
+class InputError(ValueError):
+    """Bad input from the UI; the message is shown to the user and nothing changes."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """State of a background computation.
+
+    Args:
+        state: ``pending``, ``done`` or ``error``.
+        result: The result when done.
+        error: The message when failed.
+    """
+
+    state: str
+    result: Any = None
+    error: str | None = None
+
+
+class AppController:
+    """Bridges the Dash app and the engine.
+
+    Args:
+        storage: Run storage (the app resumes the latest run found there).
+        defaults: Configuration for new runs (dataset, benchmark, proxies...).
+        cache_dir: Folder for cached layouts.
+        layout_method: ``umap`` (default) or ``pca`` for the embedding.
+        data: Pre-loaded dataset (tests); loaded from ``defaults.dataset`` otherwise.
+        checkpoint_dir: Supernet checkpoints (default: beside the database).
+    """
+
+    def __init__(
+        self,
+        storage: SQLiteStorage,
+        *,
+        defaults: SearchConfig | None = None,
+        cache_dir: str | Path = "data/cache",
+        layout_method: str = "umap",
+        data: Dataset | None = None,
+        checkpoint_dir: str | Path | None = None,
+    ) -> None:
+        self.storage = storage
+        self.defaults = defaults or SearchConfig()
+        self.cache_dir = Path(cache_dir)
+        self.layout_method = layout_method
+        self.checkpoint_dir = checkpoint_dir
+        self.space: SearchSpace[Any] = create_space(self.defaults.space)
+        self._data = data
+        self._lock = threading.RLock()
+        self._session: SearchSession | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nasnav-ui-worker")
+        self._jobs: dict[tuple[Any, ...], Future[Any]] = {}
+        self._truth: GroundTruth | None = None
+        self._truth_loaded = False
+        self._layout: np.ndarray | None = None
+        self._layout_name = "pending"
+        self._layout_job: Future[Any] | None = None
+        self._suites: dict[tuple[str, ...], ProxySuite] = {}
+
+    # ----------------------------------------------------------------- lifecycle
+    def open_latest(self) -> int | None:
+        """Reopen the most recent stored run (paused) so it can be resumed; return its id."""
+        runs = self.storage.list_runs()
+        if not runs:
+            return None
+        latest = max(runs, key=lambda r: r.id)
+        with self._lock:
+            if self._session is None:
+                self._session = SearchSession.resume(
+                    self.storage,
+                    latest.id,
+                    data=self._dataset_for(latest.config),
+                    checkpoint_dir=self.checkpoint_dir,
+                )
+        return latest.id
+
+    def close(self) -> None:
+        """Stop the live session's thread (the run stays resumable) and the worker."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _dataset_for(self, cfg: dict[str, Any] | SearchConfig) -> Dataset | None:
+        name = cfg.dataset if isinstance(cfg, SearchConfig) else cfg.get("dataset")
+        if self._data is not None and name == self.defaults.dataset:
+            return self._data
+        return None
+
+    @property
+    def data(self) -> Dataset:
+        """The dataset of new runs (loaded once)."""
+        with self._lock:
+            if self._data is None:
+                d = self.defaults
+                self._data = load_dataset(d.dataset, data_dir=d.data_dir, seed=d.seed)
+            return self._data
+
+    @property
+    def truth(self) -> GroundTruth | None:
+        """Ground truth of the default benchmark, if one is configured."""
+        with self._lock:
+            if not self._truth_loaded:
+                b = self.defaults.benchmark
+                self._truth = load_ground_truth(b) if b else None
+                self._truth_loaded = True
+            return self._truth
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self) -> Snapshot | None:
+        """The live session's latest frozen snapshot (``None`` before the first run)."""
+        s = self._session
+        return s.snapshot() if s is not None else None
+
+    @property
+    def session(self) -> SearchSession | None:
+        """The live session (read-only use; send commands through this controller)."""
+        return self._session
+
+    # ------------------------------------------------------------------- commands
+    def start(self, *, strategy: str, proxy: str, budget: Any) -> str:
+        """Start a new run, or continue the current one with these settings.
+
+        Args:
+            strategy: Strategy name.
+            proxy: Fitness proxy name or ``ensemble``.
+            budget: Number of candidates (int or text from the UI).
+
+        Returns:
+            A message for the user.
+
+        Raises:
+            InputError: Bad budget, strategy or proxy.
+        """
+        n = _parse_budget(budget)
+        with self._lock:
+            s = self._session
+            status = s.snapshot().status if s is not None else None
+            if s is None or status in ("finished", "failed"):
+                if s is not None:
+                    s.close()
+                try:
+                    cfg = dataclasses.replace(
+                        self.defaults, strategy=strategy, proxy=proxy, budget=n
+                    )
+                    self._session = SearchSession.create(
+                        self.storage,
+                        cfg,
+                        data=self._dataset_for(cfg) or self.data,
+                        checkpoint_dir=self.checkpoint_dir,
+                    )
+                except CommandError as exc:
+                    raise InputError(str(exc)) from None
+                self._session.start()
+                return f"run {self._session.run_id} started"
+            try:
+                if strategy != s.config.strategy:
+                    s.set_strategy(strategy)
+                if proxy != s.config.proxy:
+                    s.set_proxy(proxy)
+                if n != s.snapshot().config.budget:
+                    s.set_budget(n)
+            except CommandError as exc:
+                raise InputError(str(exc)) from None
+            if status == "idle":
+                s.start()
+            elif status in ("paused", "stopped"):
+                s.resume_search()
+            return f"run {s.run_id} running"
+
+    def pause(self) -> str:
+        """Pause the live run."""
+        return self._simple("pause")
+
+    def resume(self) -> str:
+        """Resume the live run."""
+        return self._simple("resume_search")
+
+    def stop(self) -> str:
+        """Stop the live run (it stays resumable)."""
+        return self._simple("stop")
+
+    def _simple(self, method: str) -> str:
+        s = self._session
+        if s is None:
+            raise InputError("no run yet: press Start")
+        try:
+            getattr(s, method)()
+        except CommandError as exc:
+            raise InputError(str(exc)) from None
+        return f"{method.replace('_search', '')} sent to run {s.run_id}"
+
+    def steer(
+        self, action: str, edge: int | None = None, op: str | None = None, note: str = ""
+    ) -> str:
+        """Prune/pin/unpin/restore/reset/undo on the live run's mask.
+
+        Returns:
+            The engine's acceptance message.
+
+        Raises:
+            InputError: No run, or the engine refused the action (reason in the message).
+        """
+        s = self._session
+        if s is None:
+            raise InputError("no run yet: press Start before steering")
+        try:
+            s.steer(action, edge, op, note=note)
+        except (MaskError, CommandError) as exc:
+            raise InputError(str(exc)) from None
+        return s.snapshot().message or f"{action} accepted"
+
+    def train(self, arch: str) -> str:
+        """Queue a short training from scratch of ``arch``."""
+        s = self._session
+        if s is None:
+            raise InputError("no run yet: press Start")
+        try:
+            s.train(self.parse_arch(arch))
+        except CommandError as exc:
+            raise InputError(str(exc)) from None
+        return "training queued"
+
+    def parse_arch(self, text: str | None) -> str:
+        """Canonical arch string, or :class:`InputError` naming the problem."""
+        if not text or not str(text).strip():
+            raise InputError("enter an architecture string")
+        try:
+            return self.space.to_string(self.space.from_string(str(text).strip()))
+        except ValueError as exc:
+            raise InputError(f"unknown architecture: {exc}") from None
+
+    # ----------------------------------------------------------------- background
+    def layout(self) -> tuple[np.ndarray | None, str]:
+        """The whole-space 2-D layout and its method; starts computing it on first call.
+
+        Returns:
+            ``(coordinates or None while pending, method name or 'pending'/'error: ...')``.
+        """
+        with self._lock:
+            if self._layout is None and self._layout_job is None:
+                self._layout_job = self._pool.submit(self._compute_layout)
+            job = self._layout_job
+        if self._layout is None and job is not None and job.done() and job.exception():
+            return None, f"error: {job.exception()}"
+        return self._layout, self._layout_name
+
+    def _compute_layout(self) -> None:
+        method = self.layout_method
+        try:
+            xy = load_or_compute_layout(self.space, self.cache_dir, method=method)
+        except ImportError:
+            method = "pca"
+            xy = load_or_compute_layout(self.space, self.cache_dir, method=method)
+        self._layout, self._layout_name = xy, method
+
+    def wait_layout(self, timeout: float = 300.0) -> np.ndarray:
+        """Block until the layout exists (CLI warm-up and tests)."""
+        self.layout()
+        assert self._layout_job is not None
+        self._layout_job.result(timeout)
+        assert self._layout is not None
+        return self._layout
+
+    def _suite(self, names: tuple[str, ...]) -> ProxySuite:
+        cfg = self._session.config if self._session is not None else self.defaults
+        key = (*names, cfg.dataset)
+        if key not in self._suites:
+            self._suites[key] = ProxySuite(
+                self.space,
+                list(names),
+                data=self.data,
+                batch_size=cfg.proxy_batch_size,
+                seed=cfg.seed,
+                build_kwargs={"C": cfg.proxy_C, "N": cfg.proxy_N},
+            )
+        return self._suites[key]
+
+    def _job(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> Job:
+        with self._lock:
+            fut = self._jobs.get(key)
+            if fut is None:
+                fut = self._jobs[key] = self._pool.submit(fn)
+        if not fut.done():
+            return Job("pending")
+        exc = fut.exception()
+        if exc is not None:
+            return Job("error", error=f"{type(exc).__name__}: {exc}")
+        return Job("done", result=fut.result())
+
+    def neighbours(self, arch: str, metric: str) -> Job:
+        """One-edit neighbours of ``arch`` with their ``metric`` score and ground truth.
+
+        Computed once per (arch, metric) on the worker thread.
+
+        Returns:
+            A :class:`Job` whose result is a list of dicts
+            ``{edge, op, arch, score, truth, base_score, base_truth}``.
+        """
+        a = self.parse_arch(arch)
+        return self._job(("neighbours", a, metric), lambda: self._neighbours(a, metric))
+
+    def _neighbours(self, arch: str, metric: str) -> list[dict[str, Any]]:
+        suite = self._suite((metric,))
+        truth = self.truth
+        base = self.space.from_string(arch)
+        base_score = float(suite.score(base).results[metric].value)
+        base_truth = truth.lookup(arch) if truth is not None else math.nan
+        rows = []
+        for e, op, nb in self.space.neighbours(base):
+            s = self.space.to_string(nb)
+            rows.append(
+                {
+                    "edge": e,
+                    "op": op,
+                    "arch": s,
+                    "score": float(suite.score(nb).results[metric].value),
+                    "truth": truth.lookup(s) if truth is not None else math.nan,
+                    "base_score": base_score,
+                    "base_truth": base_truth,
+                }
+            )
+        return rows
+
+    def zico_layers(self, arch: str) -> Job:
+        """Per-layer ZiCo terms of ``arch`` (worker thread, cached).
+
+        Returns:
+            A :class:`Job` whose result maps layer name → ``log S_l``.
+        """
+        a = self.parse_arch(arch)
+
+        def run() -> dict[str, float]:
+            res = self._suite(("zico",)).score(a).results["zico"]
+            return dict(res.details.get("layer_log_terms", {})) if res.details else {}
+
+        return self._job(("zico_layers", a), run)
+
+
+def _parse_budget(budget: Any) -> int:
+    text = str(budget).strip() if budget is not None else ""
+    try:
+        n = int(text)
+    except ValueError:
+        raise InputError(f"budget must be a positive whole number, got {text!r}") from None
+    if n < 1:
+        raise InputError(f"budget must be a positive whole number, got {n}")
+    if n > 100_000:
+        raise InputError(f"budget {n} is larger than this tool allows (100,000)")
+    return n

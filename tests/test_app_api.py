@@ -1,0 +1,169 @@
+"""The app without a browser: controller commands, view models, figures, callbacks."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from app import InputError, create_app, plots
+from app.viewmodel import (
+    allowed_indices,
+    candidates_frame,
+    chip_importance,
+    colour_values,
+    correlation_matrix,
+    metric_options,
+    topk_overlap,
+)
+from nas_engine.search_spaces import create_space
+from tests.app_helpers import make_controller
+from tests.conftest import BEST_NB201
+
+
+@pytest.fixture
+def controller(tmp_path: Path):
+    c = make_controller(tmp_path)
+    yield c
+    c.close()
+    c.storage.close()
+
+
+def test_create_app_does_no_io_and_serves_locally(tmp_path: Path) -> None:
+    c = make_controller(tmp_path)
+    app = create_app(c)
+    assert c.session is None and not (tmp_path / "cache").exists()  # nothing started
+    client = app.server.test_client()
+    page = client.get("/").data.decode()
+    assert "cdn" not in page.lower() and "https://" not in page  # no internet assets
+    assert client.get("/_dash-layout").status_code == 200
+    c.close()
+    c.storage.close()
+
+
+def test_bad_input_is_refused_and_state_kept(controller) -> None:
+    for bad in ("0", "-3", "ten", "", None, "1e9"):
+        with pytest.raises(InputError, match="budget"):
+            controller.start(strategy="evolution", proxy="zico", budget=bad)
+    assert controller.session is None and controller.storage.list_runs() == []
+    with pytest.raises(InputError, match="no run yet"):
+        controller.steer("prune", 0, "none")
+    with pytest.raises(InputError, match="unknown architecture"):
+        controller.parse_arch("|conv~0|+|")
+    controller.start(strategy="evolution", proxy="zico", budget="50")
+    s = controller.session
+    s.wait(lambda sn: sn.n_evaluated >= 2, timeout=120)
+    controller.steer("pin", 3, "skip_connect")
+    for op in ("none", "skip_connect", "nor_conv_1x1", "avg_pool_3x3"):
+        controller.steer("prune", 2, op)
+    before = controller.snapshot().mask
+    with pytest.raises(InputError, match="pinned"):
+        controller.steer("prune", 3, "skip_connect")
+    with pytest.raises(InputError, match="last"):
+        controller.steer("prune", 2, "nor_conv_3x3")
+    with pytest.raises(InputError):
+        controller.steer("prune", 9, "none")
+    with pytest.raises(InputError, match="strategy"):
+        controller.start(strategy="nope", proxy="zico", budget=50)
+    assert controller.snapshot().mask == before
+
+
+def test_restart_with_same_db_resumes_the_run(tmp_path: Path) -> None:
+    c = make_controller(tmp_path)
+    c.start(strategy="random", proxy="zico", budget=12)
+    snap = c.session.wait(lambda s: s.n_evaluated >= 4, timeout=120)
+    c.steer("prune", 1, "avg_pool_3x3", note="pools look weak")
+    c.close()
+    shown = c.snapshot()
+    c.storage.close()
+
+    c2 = make_controller(tmp_path)
+    assert c2.open_latest() == snap.run_id
+    again = c2.snapshot()
+    assert again.status == "paused"
+    assert [x.arch for x in again.candidates] == [x.arch for x in shown.candidates]
+    assert again.mask.state(1, "avg_pool_3x3") == "pruned"
+    assert again.events[-1].note == "pools look weak"
+    c2.start(strategy="random", proxy="zico", budget=12)
+    done = c2.session.wait(lambda s: s.status == "finished", timeout=180)
+    seqs = [x.seq for x in done.candidates]
+    assert seqs == list(range(12))  # continued, nothing duplicated
+    c2.close()
+    c2.storage.close()
+
+
+def test_background_jobs_neighbours_and_zico_layers(controller) -> None:
+    controller.start(strategy="random", proxy="zico", budget=5)
+    job = controller.neighbours(BEST_NB201, "zico")
+    assert job.state in ("pending", "done")
+    import time
+
+    deadline = time.time() + 120
+    while controller.neighbours(BEST_NB201, "zico").state == "pending" and time.time() < deadline:
+        time.sleep(0.1)
+    rows = controller.neighbours(BEST_NB201, "zico").result
+    assert len(rows) == 24  # 6 edges × 4 alternatives
+    assert {r["edge"] for r in rows} == set(range(6))
+    assert all(math.isfinite(r["base_score"]) for r in rows)
+    while controller.zico_layers(BEST_NB201).state == "pending" and time.time() < deadline:
+        time.sleep(0.1)
+    terms = controller.zico_layers(BEST_NB201).result
+    assert terms and all(math.isfinite(v) for v in terms.values())
+
+
+def test_viewmodel_and_figures_are_valid(controller) -> None:
+    controller.start(strategy="evolution", proxy="zico", budget=30)
+    snap = controller.session.wait(lambda s: s.n_evaluated >= 12, timeout=180)
+    controller.pause()
+    space = create_space("nb201")
+    df = candidates_frame(snap, space)
+    assert len(df) >= 12 and {"zico", "naswot", "e0", "index"} <= set(df.columns)
+    opts = metric_options(df)
+    assert "zico" in opts and "fitness" in opts and "truth" not in opts  # no benchmark
+    imp = chip_importance(df, "zico", space)
+    assert sum(i.count for (e, _), i in imp.items() if e == 0) == len(df[df.error.isna()])
+    mask = snap.mask.prune(0, "none")
+    allowed = allowed_indices(space, mask)
+    assert allowed.sum() == mask.size()
+    assert all(
+        allowed[space.index(a)] == mask.allows(space.ops_of(a))
+        for a in (space.sample(np.random.default_rng(i)) for i in range(50))
+    )
+    xy = controller.wait_layout()
+    figs = [
+        plots.embedding_figure(
+            xy,
+            allowed=allowed,
+            evaluated=df,
+            colour=colour_values(df["synflow"].to_numpy(), "log"),
+            colour_label="synflow",
+            selected_index=int(df["index"].iloc[0]),
+        ),
+        plots.progress_figure(df),
+        plots.time_figure(df),
+        plots.supernet_figure([p.__dict__ for p in snap.supernet_curve]),
+        plots.cell_figure(space.edges, list(space.ops_of(space.from_string(BEST_NB201)))),
+        plots.heatmap_figure(correlation_matrix(df, ["zico", "naswot", "params"], "kendall"),
+                             title="t"),
+        plots.heatmap_figure(topk_overlap(df, ["zico", "naswot"], 5), title="k", zmin=0),
+        plots.zico_layers_figure({"a": 1.0, "b": 2.0}),
+        plots.empty_figure("x"),
+    ]
+    for f in figs:
+        go.Figure(f)  # raises on an invalid figure
+        json.dumps(f, default=float)
+    emb = figs[0]
+    assert len(emb["data"][2]["x"]) == len(df)  # evaluated trace
+    assert sum(len(t["x"]) for t in emb["data"][:3]) == space.size
+
+
+def test_colour_scales_handle_huge_ranges() -> None:
+    v = np.array([1e-3, 1e2, 1e12, np.nan])
+    r = colour_values(v, "rank")
+    assert r[0] < r[1] < r[2] and math.isnan(r[3])
+    lg = colour_values(v, "log")
+    assert lg[2] == pytest.approx(12.0, abs=1e-6)

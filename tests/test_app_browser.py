@@ -1,0 +1,168 @@
+"""The real app in headless Chromium (dash_duo). Each test ends with no console errors.
+
+Set ``NASNAV_SCREENSHOTS_DIR`` to keep screenshots of each view (the README's come from
+here: ``NASNAV_SCREENSHOTS_DIR=docs/screenshots make test``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from dash.testing.wait import until
+
+from app import create_app, ids
+from tests.app_helpers import make_controller
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SHOTS = os.environ.get("NASNAV_SCREENSHOTS_DIR")
+
+
+def _chip(edge: int, op: str) -> str:
+    return f'button[id*=\'"edge":{edge}\'][id*=\'"op":"{op}"\']'
+
+
+@pytest.fixture
+def served(dash_duo, tmp_path: Path):
+    controller = make_controller(tmp_path)
+    app = create_app(controller, poll_ms=400)
+    dash_duo.driver.set_window_size(1500, 1100)
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element(f"#{ids.STATUS}")
+    yield dash_duo, controller
+    assert dash_duo.get_logs() == [], "browser console errors"
+    controller.close()
+    controller.storage.close()
+
+
+def _start(duo, controller, *, budget: str = "400", min_n: int = 3):
+    budget_box = duo.find_element(f"#{ids.BUDGET}")
+    budget_box.clear()
+    budget_box.send_keys(budget)
+    duo.find_element(f"#{ids.START}").click()
+    until(lambda: controller.session is not None, timeout=20)
+    until(lambda: controller.snapshot().n_evaluated >= min_n, timeout=120)
+    duo.wait_for_contains_text(f"#{ids.STATUS}", "running", timeout=20)
+
+
+def _shot(duo, index: int, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        el = duo.find_elements(".card")[index]
+        duo.driver.execute_script("arguments[0].scrollIntoView();", el)
+        el.screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def test_load_start_and_watch_progress(served) -> None:
+    duo, controller = served
+    duo.wait_for_contains_text(f"#{ids.STATUS}", "no run yet")
+    assert len(duo.find_elements(".chip")) == 30  # 6 edges × 5 ops
+    _start(duo, controller, min_n=3)
+    first = controller.snapshot().n_evaluated
+    until(lambda: controller.snapshot().n_evaluated >= first + 3, timeout=120)
+    # the page follows the engine: the status line shows the new count
+    until(
+        lambda: f"{controller.snapshot().n_evaluated}/" in duo.find_element(f"#{ids.STATUS}").text
+        or controller.snapshot().n_evaluated > first + 3,
+        timeout=20,
+    )
+    until(lambda: len(duo.find_elements(f"#{ids.PROGRESS} .scatterlayer .trace")) >= 1, 20)
+    # a second tab sees the same run
+    main = duo.driver.current_window_handle
+    duo.driver.switch_to.new_window("tab")
+    duo.driver.get(duo.server_url)
+    duo.wait_for_contains_text(f"#{ids.STATUS}", f"run {controller.session.run_id}", timeout=20)
+    duo.driver.close()
+    duo.driver.switch_to.window(main)
+    until(lambda: len(duo.find_elements(f"#{ids.EMBEDDING} .main-svg")) >= 1, 30)
+    _shot(duo, 0, "supernet_graph")
+    _shot(duo, 1, "embedding")
+    _shot(duo, 2, "search_progress")
+    _shot(duo, 4, "proxy_comparison")
+
+
+def test_prune_and_pin_steer_the_engine(served) -> None:
+    duo, controller = served
+    _start(duo, controller)
+    duo.find_element(_chip(0, "none")).click()
+    until(lambda: controller.snapshot().mask.state(0, "none") == "pruned", timeout=20)
+    v_prune = controller.snapshot().mask_version
+    n0 = controller.snapshot().n_evaluated
+    until(lambda: controller.snapshot().n_evaluated >= n0 + 3, timeout=120)
+    duo.wait_for_element(_chip(0, "none") + ".pruned", timeout=10)
+    after = [c for c in controller.snapshot().candidates if c.mask_version >= v_prune]
+    assert after and all("|none~0|+" not in c.arch for c in after)
+
+    # pin mode: pin edge 5 to conv_1x1, with a note
+    duo.find_element(f"#{ids.NOTE}").send_keys("1x1 on the last edge")
+    duo.find_elements(f"#{ids.CLICK_MODE} input")[1].click()
+    duo.find_element(_chip(5, "nor_conv_1x1")).click()
+    until(lambda: controller.snapshot().mask.state(5, "nor_conv_1x1") == "pinned", timeout=20)
+    v_pin = controller.snapshot().mask_version
+    n1 = controller.snapshot().n_evaluated
+    until(lambda: controller.snapshot().n_evaluated >= n1 + 3, timeout=120)
+    later = [c for c in controller.snapshot().candidates if c.mask_version >= v_pin]
+    assert later and all(c.arch.endswith("|nor_conv_1x1~2|") for c in later)
+    assert controller.snapshot().events[-1].note == "1x1 on the last edge"
+    duo.wait_for_contains_text(f"#{ids.HISTORY}", "1x1 on the last edge", timeout=10)
+
+    # refused: pruning the pinned (only) op shows a message and changes nothing
+    duo.find_elements(f"#{ids.CLICK_MODE} input")[0].click()
+    duo.find_element(_chip(5, "nor_conv_1x1")).click()
+    duo.wait_for_element(f"#{ids.ALERT} .error", timeout=10)
+    assert controller.snapshot().mask.state(5, "nor_conv_1x1") == "pinned"
+    # undo the pin
+    duo.find_element(f"#{ids.UNDO}").click()
+    until(lambda: controller.snapshot().mask.state(5, "nor_conv_1x1") == "allowed", timeout=20)
+
+
+def test_inspector_opens_from_the_embedding(served) -> None:
+    duo, controller = served
+    _start(duo, controller, min_n=4)
+    until(lambda: controller.layout()[0] is not None, timeout=60)
+    until(lambda: len(duo.find_elements(f"#{ids.EMBEDDING} .main-svg")) >= 1, 30)
+    # bad input first: an unknown arch string is refused visibly
+    box = duo.find_element(f"#{ids.ARCH_INPUT}")
+    box.send_keys("|conv_9x9~0|+|nothing|")
+    duo.find_element(f"#{ids.INSPECT_BTN}").click()
+    duo.wait_for_contains_text(f"#{ids.ALERT}", "unknown architecture", timeout=10)
+    # click an evaluated point (the same event Plotly emits on a real click)
+    until(
+        lambda: duo.driver.execute_script(
+            "const g=document.querySelector('#embedding .js-plotly-plot');"
+            "return g && g.data && g.data.length > 2 && g.data[2].customdata.length;"
+        ),
+        timeout=30,
+    )
+    idx = duo.driver.execute_script(
+        "const g=document.querySelector('#embedding .js-plotly-plot');"
+        "g.emit('plotly_click', {points: [{curveNumber: 2, pointNumber: 0}]});"
+        "return g.data[2].customdata[0];"
+    )
+    arch = controller.space.to_string(controller.space.from_index(int(idx)))
+    until(lambda: duo.find_element(f"#{ids.ARCH_INPUT}").get_attribute("value") == arch, 20)
+    duo.wait_for_contains_text(f"#{ids.INSPECT_SCORES}", "percentile", timeout=20)
+    # the one-edit attribution arrives from the background worker
+    until(lambda: len(duo.find_elements(f"#{ids.ATTRIBUTION} .bars .point")) >= 20, 120)
+    until(lambda: len(duo.find_elements(f"#{ids.ZICO_LAYERS} .bars .point")) >= 1, 60)
+    _shot(duo, 3, "inspector")
+
+
+def test_pause_resume_and_stop(served) -> None:
+    duo, controller = served
+    _start(duo, controller)
+    duo.find_element(f"#{ids.PAUSE}").click()
+    duo.wait_for_contains_text(f"#{ids.STATUS}", "paused", timeout=30)
+    n = controller.snapshot().n_evaluated
+    import time
+
+    time.sleep(1.5)
+    assert controller.snapshot().n_evaluated == n  # nothing evaluated while paused
+    duo.find_element(f"#{ids.RESUME}").click()
+    until(lambda: controller.snapshot().n_evaluated > n, timeout=120)
+    duo.find_element(f"#{ids.STOP}").click()
+    duo.wait_for_contains_text(f"#{ids.STATUS}", "stopped", timeout=30)
+    m = controller.snapshot().n_evaluated
+    time.sleep(1.5)
+    assert controller.snapshot().n_evaluated == m
