@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nasnav-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean browser-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,15 +15,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-## Set up and start nasnav on the embedded default dataset (no download).
+## Set up and start the app on the embedded default dataset (no download):
+## http://127.0.0.1:8050/ ; pass ARGS="--port 8060 --benchmark csv:PATH ..." to change.
+ARGS ?=
 run: $(STAMP)
-	$(BIN)/nasnav demo
+	$(BIN)/nasnav serve $(ARGS)
+
+## Headless Chromium + driver for the browser tests (Debian/Ubuntu; skipped if present).
+browser-deps:
+	@command -v chromedriver >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
 
 ## Set up and run the whole test suite (lint included).
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --headless $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -30,7 +30,6 @@ from app.viewmodel import (
 from nas_engine.export import arch_spec, module_source
 
 
-
 class _FrameCache:
     """Candidates frame per snapshot version, so parallel callbacks build it once."""
 
@@ -158,11 +157,16 @@ def register_callbacks(app: Dash, controller: AppController) -> None:
         Input(ids.VERSION, "data"),
         Input(ids.IMPORTANCE_METRIC, "value"),
         Input(ids.ALERT, "children"),
+        Input(ids.SELECTION, "data"),
         State(ids.HIDE_TRUTH, "value"),
         State(ids.REVEAL_TRUTH, "n_clicks"),
     )
-    def graph_view(_v: Any, metric: str, _alert: Any, hide: Any, reveal: Any) -> Any:
+    def graph_view(
+        _v: Any, metric: str, _alert: Any, selection: Any, hide: Any, reveal: Any
+    ) -> Any:
         snap, df = frames.get(controller)
+        if selection and not df.empty:
+            df = df[df["index"].isin(selection)]  # importance over the selected cells
         mask = snap.mask if snap is not None else space.full_mask()
         opts = metric_options(df, hide_truth=_hidden(hide, reveal))
         metric = metric if metric in opts else ("fitness" if "fitness" in opts else None)
@@ -347,7 +351,6 @@ def register_callbacks(app: Dash, controller: AppController) -> None:
             space.edges,
             [plots.OP_SHORT[o] for o in ops],
             colours=[plots.OP_COLOUR[o] for o in ops],
-            title=arch,
         )
         _snap, df = frames.get(controller)
         metrics = metric_options(df, hide_truth=not show_truth)
@@ -510,7 +513,7 @@ def _best_table(df: pd.DataFrame, *, show_truth: bool) -> Any:
         html.Tr([html.Td(r["arch"], className="mono")] + [html.Td(_fmt(r[c])) for c in cols[1:]])
         for _, r in d.iterrows()
     ]
-    return html.Table([head, *body], className="best")
+    return html.Div(html.Table([head, *body], className="best"), className="scroll-x")
 
 
 def _scores_table(rows: list[dict[str, Any]], *, evaluated: bool) -> Any:

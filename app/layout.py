@@ -90,6 +90,15 @@ def _chip_rows() -> list[html.Div]:
     return rows
 
 
+def _metric_opts() -> list[dict[str, str]]:
+    """Initial metric options (callbacks narrow them to what the run has)."""
+    from app.viewmodel import EXTRA_METRICS
+
+    return [{"label": p, "value": p} for p in list_proxies()] + [
+        {"label": lab, "value": m} for m, lab in EXTRA_METRICS.items()
+    ]
+
+
 def _card(title: str, help_key: str, *children: Any, cls: str = "") -> html.Div:
     return html.Div(
         [html.Div([html.H3(title), _help(help_key)], className="card-head"), *children],
@@ -172,7 +181,7 @@ def build_layout(defaults: SearchConfig, *, poll_ms: int = 1000) -> html.Div:
                     [
                         "colour chips by ",
                         dcc.Dropdown(
-                            [],
+                            _metric_opts(),
                             "fitness",
                             id=ids.IMPORTANCE_METRIC,
                             clearable=False,
@@ -209,7 +218,11 @@ def build_layout(defaults: SearchConfig, *, poll_ms: int = 1000) -> html.Div:
                     [
                         "colour by ",
                         dcc.Dropdown(
-                            [], "fitness", id=ids.COLOUR_BY, clearable=False, className="small-dd"
+                            _metric_opts(),
+                            "fitness",
+                            id=ids.COLOUR_BY,
+                            clearable=False,
+                            className="small-dd",
                         ),
                     ]
                 ),
@@ -303,7 +316,11 @@ def build_layout(defaults: SearchConfig, *, poll_ms: int = 1000) -> html.Div:
                     [
                         "x ",
                         dcc.Dropdown(
-                            [], "zico", id=ids.CMP_X, clearable=False, className="small-dd"
+                            _metric_opts(),
+                            "zico",
+                            id=ids.CMP_X,
+                            clearable=False,
+                            className="small-dd",
                         ),
                     ]
                 ),
@@ -311,7 +328,11 @@ def build_layout(defaults: SearchConfig, *, poll_ms: int = 1000) -> html.Div:
                     [
                         "y ",
                         dcc.Dropdown(
-                            [], "fitness", id=ids.CMP_Y, clearable=False, className="small-dd"
+                            _metric_opts(),
+                            "fitness",
+                            id=ids.CMP_Y,
+                            clearable=False,
+                            className="small-dd",
                         ),
                     ]
                 ),

@@ -88,7 +88,8 @@ def cell_figure(
     notes = []
     for k, ((i, j), label) in enumerate(zip(edges, labels, strict=True)):
         (x0, y0), (x1, y1) = NODE_XY[i], NODE_XY[j]
-        bend = 0.35 if (i, j) == (0, 3) else (-0.25 if (i, j) == (1, 3) else 0.0)
+        bend = 0.6 if (i, j) == (0, 3) else (-0.25 if (i, j) == (1, 3) else 0.0)
+        at = 13 if (i, j) == (1, 2) else 10  # keep e2's label clear of e3's
         mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + bend
         t = np.linspace(0, 1, 20)
         xs = (1 - t) ** 2 * x0 + 2 * (1 - t) * t * mx + t**2 * x1
@@ -108,8 +109,8 @@ def cell_figure(
         )
         notes.append(
             {
-                "x": float(xs[10]),
-                "y": float(ys[10]),
+                "x": float(xs[at]),
+                "y": float(ys[at]),
                 "text": f"e{k}: {label}",
                 "showarrow": False,
                 "bgcolor": "rgba(255,255,255,0.85)",
@@ -301,6 +302,7 @@ def progress_figure(df: pd.DataFrame, *, show_truth: bool = True) -> dict[str, A
             yaxis2={"title": {"text": "accuracy %"}, "overlaying": "y", "side": "right"},
             legend={"orientation": "h", "y": 1.15},
             height=280,
+            margin={"l": 50, "r": 55, "t": 30, "b": 40},
         ),
     }
 
@@ -360,6 +362,7 @@ def supernet_figure(curve: Sequence[Mapping[str, float]]) -> dict[str, Any]:
             xaxis={"title": {"text": "supernet step"}},
             yaxis={"title": {"text": "loss"}},
             yaxis2={"title": {"text": "acc %"}, "overlaying": "y", "side": "right"},
+            margin={"l": 50, "r": 55, "t": 30, "b": 40},
             legend={"orientation": "h", "y": 1.15},
             height=220,
         ),

@@ -52,12 +52,16 @@ def compute_layout(space: SearchSpace[Any], *, method: str = "umap", seed: int =
         # fix the sign so the layout does not flip between BLAS builds
         xy *= np.sign(xy[np.abs(xy).argmax(0), [0, 1]])
         return xy.astype(np.float32)
+    import warnings
+
     import umap  # optional dependency (the ``app`` extra)
 
     reducer = umap.UMAP(
         n_components=2, n_neighbors=15, min_dist=0.1, metric="hamming", random_state=seed
     )
-    return reducer.fit_transform(x).astype(np.float32)
+    with warnings.catch_warnings():  # seeded UMAP is single-threaded and has no inverse
+        warnings.simplefilter("ignore", UserWarning)
+        return reducer.fit_transform(x).astype(np.float32)
 
 
 def layout_path(cache_dir: str | Path, space: SearchSpace[Any], method: str, seed: int) -> Path:

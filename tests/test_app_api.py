@@ -147,8 +147,9 @@ def test_viewmodel_and_figures_are_valid(controller) -> None:
         plots.time_figure(df),
         plots.supernet_figure([p.__dict__ for p in snap.supernet_curve]),
         plots.cell_figure(space.edges, list(space.ops_of(space.from_string(BEST_NB201)))),
-        plots.heatmap_figure(correlation_matrix(df, ["zico", "naswot", "params"], "kendall"),
-                             title="t"),
+        plots.heatmap_figure(
+            correlation_matrix(df, ["zico", "naswot", "params"], "kendall"), title="t"
+        ),
         plots.heatmap_figure(topk_overlap(df, ["zico", "naswot"], 5), title="k", zmin=0),
         plots.zico_layers_figure({"a": 1.0, "b": 2.0}),
         plots.empty_figure("x"),

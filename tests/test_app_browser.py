@@ -25,7 +25,12 @@ def _chip(edge: int, op: str) -> str:
 
 @pytest.fixture
 def served(dash_duo, tmp_path: Path):
-    controller = make_controller(tmp_path)
+    if SHOTS:  # README screenshots: the embedded default data and the cached UMAP layout
+        controller = make_controller(tmp_path, dataset="digits", proxy_C=8, proxy_N=1)
+        controller.layout_method = "umap"
+        controller.cache_dir = Path(__file__).resolve().parents[1] / "data" / "cache"
+    else:
+        controller = make_controller(tmp_path)
     app = create_app(controller, poll_ms=400)
     dash_duo.driver.set_window_size(1500, 1100)
     dash_duo.start_server(app)
@@ -63,8 +68,10 @@ def test_load_start_and_watch_progress(served) -> None:
     until(lambda: controller.snapshot().n_evaluated >= first + 3, timeout=120)
     # the page follows the engine: the status line shows the new count
     until(
-        lambda: f"{controller.snapshot().n_evaluated}/" in duo.find_element(f"#{ids.STATUS}").text
-        or controller.snapshot().n_evaluated > first + 3,
+        lambda: (
+            f"{controller.snapshot().n_evaluated}/" in duo.find_element(f"#{ids.STATUS}").text
+            or controller.snapshot().n_evaluated > first + 3
+        ),
         timeout=20,
     )
     until(lambda: len(duo.find_elements(f"#{ids.PROGRESS} .scatterlayer .trace")) >= 1, 20)
@@ -151,6 +158,12 @@ def test_inspector_opens_from_the_embedding(served) -> None:
 
 def test_pause_resume_and_stop(served) -> None:
     duo, controller = served
+    box = duo.find_element(f"#{ids.BUDGET}")
+    box.clear()
+    box.send_keys("ten")
+    duo.find_element(f"#{ids.START}").click()
+    duo.wait_for_contains_text(f"#{ids.ALERT}", "budget must be a positive", timeout=10)
+    assert controller.session is None  # refused: nothing started
     _start(duo, controller)
     duo.find_element(f"#{ids.PAUSE}").click()
     duo.wait_for_contains_text(f"#{ids.STATUS}", "paused", timeout=30)
