@@ -215,7 +215,7 @@ def register_callbacks(app: Dash, controller: AppController) -> None:
                     ]
                 )
             )
-        metric_opts = [{"label": EXTRA_METRICS.get(o, o), "value": o} for o in opts]
+        metric_opts = _dropdown_options(_hidden(hide, reveal))
         return fig, classes, styles, tips, hist, metric_opts
 
     # ---------------------------------------------------------------- embedding
@@ -236,7 +236,7 @@ def register_callbacks(app: Dash, controller: AppController) -> None:
         xy, method = controller.layout()
         snap, df = frames.get(controller)
         opts = metric_options(df, hide_truth=_hidden(hide, reveal))
-        options = [{"label": EXTRA_METRICS.get(o, o), "value": o} for o in opts]
+        options = _dropdown_options(_hidden(hide, reveal))
         if xy is None:
             msg = (
                 "computing the layout of all cells (UMAP, once; cached on disk)…"
@@ -444,7 +444,7 @@ def register_callbacks(app: Dash, controller: AppController) -> None:
     ) -> Any:
         _snap, df = frames.get(controller)
         opts = metric_options(df, hide_truth=_hidden(hide, reveal))
-        options = [{"label": EXTRA_METRICS.get(o, o), "value": o} for o in opts]
+        options = _dropdown_options(_hidden(hide, reveal))
         d = df if df.empty else df[df["error"].isna()]
         if selection:
             d = d[d["index"].isin(selection)]
@@ -470,6 +470,14 @@ def register_callbacks(app: Dash, controller: AppController) -> None:
             topk_overlap(d, metrics, kk), title=f"top-{kk} overlap", zmin=0.0
         )
         return scatter, heat, top, info, options, options
+
+
+def _dropdown_options(hide_truth: bool) -> list[dict[str, str]]:
+    """Every metric, always (a dropdown whose options lose its value clears the value);
+    metrics without data yet draw an explanatory empty figure instead."""
+    from app.layout import metric_dropdown_options
+
+    return [o for o in metric_dropdown_options() if not (hide_truth and o["value"] == "truth")]
 
 
 def _importance_colour(delta: float) -> str:

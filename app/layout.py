@@ -90,7 +90,7 @@ def _chip_rows() -> list[html.Div]:
     return rows
 
 
-def _metric_opts() -> list[dict[str, str]]:
+def metric_dropdown_options() -> list[dict[str, str]]:
     """Initial metric options (callbacks narrow them to what the run has)."""
     from app.viewmodel import EXTRA_METRICS
 
@@ -181,7 +181,7 @@ def build_layout(defaults: SearchConfig, *, poll_ms: int = 1000) -> html.Div:
                     [
                         "colour chips by ",
                         dcc.Dropdown(
-                            _metric_opts(),
+                            metric_dropdown_options(),
                             "fitness",
                             id=ids.IMPORTANCE_METRIC,
                             clearable=False,
@@ -218,7 +218,7 @@ def build_layout(defaults: SearchConfig, *, poll_ms: int = 1000) -> html.Div:
                     [
                         "colour by ",
                         dcc.Dropdown(
-                            _metric_opts(),
+                            metric_dropdown_options(),
                             "fitness",
                             id=ids.COLOUR_BY,
                             clearable=False,
@@ -316,7 +316,7 @@ def build_layout(defaults: SearchConfig, *, poll_ms: int = 1000) -> html.Div:
                     [
                         "x ",
                         dcc.Dropdown(
-                            _metric_opts(),
+                            metric_dropdown_options(),
                             "zico",
                             id=ids.CMP_X,
                             clearable=False,
@@ -328,7 +328,7 @@ def build_layout(defaults: SearchConfig, *, poll_ms: int = 1000) -> html.Div:
                     [
                         "y ",
                         dcc.Dropdown(
-                            _metric_opts(),
+                            metric_dropdown_options(),
                             "fitness",
                             id=ids.CMP_Y,
                             clearable=False,

@@ -468,7 +468,7 @@ def rank_scatter(
 
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 2:
-        return empty_figure("need at least two cells with both values")
+        return empty_figure(f"no cells with values of both {x_label} and {y_label} yet")
     rx, ry = percentiles(x[ok]), percentiles(y[ok])
     return {
         "data": [
@@ -516,6 +516,7 @@ def heatmap_figure(mat: pd.DataFrame, *, title: str, zmin: float = -1.0) -> dict
         "layout": _base_layout(
             title={"text": title, "font": {"size": 13}},
             height=360,
-            yaxis={"autorange": "reversed"},
+            yaxis={"autorange": "reversed", "automargin": True},
+            xaxis={"automargin": True},
         ),
     }

@@ -166,7 +166,8 @@ def correlation_matrix(df: pd.DataFrame, metrics: Sequence[str], method: str) ->
 
 
 def topk_overlap(df: pd.DataFrame, metrics: Sequence[str], k: int) -> pd.DataFrame:
-    """Fraction of shared cells among each pair of metrics' top-``k``."""
+    """Fraction of shared cells among each pair of metrics' top-``k`` (each cell once)."""
+    df = df.drop_duplicates("arch", keep="last")
     tops = {}
     for m in metrics:
         v = metric_values(df, m)

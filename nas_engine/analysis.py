@@ -96,16 +96,24 @@ def op_importance(
 
 
 def worst_ops(
-    importance: Sequence[OpImportance], mask: OpMask, *, min_count: int = 3
+    importance: Sequence[OpImportance],
+    mask: OpMask,
+    *,
+    min_count: int = 3,
+    keep: int = 1,
+    margin: float = 0.0,
 ) -> list[tuple[int, str]]:
     """The op an expert would prune on each edge: the allowed op whose candidates score
-    worst, where the edge still has more than one allowed op and the op was tried at
-    least ``min_count`` times.
+    worst, where the edge keeps at least ``keep`` ops afterwards, the op was tried at
+    least ``min_count`` times and trails the others by more than ``margin``.
 
     Args:
         importance: Output of :func:`op_importance`.
         mask: The mask in force.
         min_count: Evidence needed before an op may be judged.
+        keep: Ops that must stay allowed on every edge.
+        margin: Required gap: the op's ``delta`` (percentile vs. the rest) must be below
+            ``-margin``.
 
     Returns:
         ``(edge, op)`` pairs, at most one per edge.
@@ -113,7 +121,7 @@ def worst_ops(
     picks = []
     for e in range(mask.num_edges):
         allowed = mask.allowed(e)
-        if len(allowed) < 2:
+        if len(allowed) <= max(1, keep):
             continue
         cands = [
             i
@@ -126,5 +134,7 @@ def worst_ops(
         if len(cands) < 2:
             continue
         worst = min(cands, key=lambda i: i.mean_pct)
+        if margin > 0 and not worst.delta < -margin:
+            continue
         picks.append((e, worst.op))
     return picks

@@ -829,6 +829,9 @@ def serve(
     run_id = controller.open_latest()
     controller.layout()  # start the (cached) layout in the background
     app = create_app(controller)
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per poll request
     click.echo(
         f"nasnav on http://{host}:{port}/  (db {db}"
         + (f", reopened run {run_id} paused" if run_id is not None else "")

@@ -162,9 +162,36 @@ def test_viewmodel_and_figures_are_valid(controller) -> None:
     assert sum(len(t["x"]) for t in emb["data"][:3]) == space.size
 
 
+def test_topk_overlap_counts_each_cell_once() -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"arch": ["a", "a", "b", "c", "d"], "zico": [5.0, 5.0, 4, 3, 1],
+                       "naswot": [1.0, 1.0, 2, 3, 4]})  # fmt: skip
+    ov = topk_overlap(df, ["zico", "naswot"], 2)
+    assert ov.loc["zico", "zico"] == 1.0 and ov.loc["naswot", "naswot"] == 1.0
+    assert ov.loc["zico", "naswot"] == 0.0  # {a, b} vs {d, c}
+
+
 def test_colour_scales_handle_huge_ranges() -> None:
     v = np.array([1e-3, 1e2, 1e12, np.nan])
     r = colour_values(v, "rank")
     assert r[0] < r[1] < r[2] and math.isnan(r[3])
     lg = colour_values(v, "log")
     assert lg[2] == pytest.approx(12.0, abs=1e-6)
+
+
+def test_serve_refuses_bad_options_clearly(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nas_engine.cli import main
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["serve", "--dataset", f"npz:{tmp_path}/missing.npz",
+                               "--db", str(tmp_path / "x.db")])  # fmt: skip
+    assert res.exit_code != 0 and "missing.npz" in res.output
+    res = runner.invoke(main, ["serve", "--benchmark", f"csv:{tmp_path}/none.csv",
+                               "--db", str(tmp_path / "x.db")])  # fmt: skip
+    assert res.exit_code != 0 and "none.csv" in res.output
+    res = runner.invoke(main, ["serve", "--set", "budget=0", "--db", str(tmp_path / "x.db")])
+    assert res.exit_code != 0 and "budget" in res.output
+    assert "--port" in runner.invoke(main, ["serve", "--help"]).output
