@@ -94,5 +94,6 @@ def load_or_compute_layout(
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
     with os.fdopen(fd, "wb") as f:
         np.save(f, xy)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is meant to be shared
     os.replace(tmp, path)
     return xy
