@@ -294,13 +294,14 @@ class AppController:
         return self._layout
 
     def _suite(self, names: tuple[str, ...]) -> ProxySuite:
-        cfg = self._session.config if self._session is not None else self.defaults
-        key = (*names, cfg.dataset)
+        s = self._session
+        cfg = s.config if s is not None else self.defaults
+        key = (*names, cfg.dataset, cfg.proxy_C, cfg.proxy_N, cfg.proxy_batch_size)
         if key not in self._suites:
             self._suites[key] = ProxySuite(
                 self.space,
                 list(names),
-                data=self.data,
+                data=s.data if s is not None else self.data,  # the run's own dataset
                 batch_size=cfg.proxy_batch_size,
                 seed=cfg.seed,
                 build_kwargs={"C": cfg.proxy_C, "N": cfg.proxy_N},
@@ -329,7 +330,9 @@ class AppController:
             ``{edge, op, arch, score, truth, base_score, base_truth}``.
         """
         a = self.parse_arch(arch)
-        return self._job(("neighbours", a, metric), lambda: self._neighbours(a, metric))
+        return self._job(
+            ("neighbours", self._run_key(), a, metric), lambda: self._neighbours(a, metric)
+        )
 
     def _neighbours(self, arch: str, metric: str) -> list[dict[str, Any]]:
         suite = self._suite((metric,))
@@ -365,7 +368,11 @@ class AppController:
             res = self._suite(("zico",)).score(a).results["zico"]
             return dict(res.details.get("layer_log_terms", {})) if res.details else {}
 
-        return self._job(("zico_layers", a), run)
+        return self._job(("zico_layers", self._run_key(), a), run)
+
+    def _run_key(self) -> int | None:
+        """Cache scope: results depend on the live run's dataset and proxy network."""
+        return self._session.run_id if self._session is not None else None
 
 
 def _parse_budget(budget: Any) -> int:

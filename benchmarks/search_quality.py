@@ -158,10 +158,12 @@ def main() -> None:
     # (strategy, expert every, ops kept per edge, margin): the expert prunes the
     # worst op of every edge every 50 candidates; the cautious one keeps 2 ops per edge
     # and prunes only an op trailing the rest by more than 5 percentile points.
-    plan = [(s, 0, 1, 0.0) for s in args.strategies.split(",")] + [
-        (args.expert_strategy, args.expert_every, 1, 0.0),
-        (args.expert_strategy, args.expert_every, 2, 0.05),
-    ]
+    plan = [(s, 0, 1, 0.0) for s in args.strategies.split(",")]
+    if args.expert_every:  # --expert-every 0: strategies only
+        plan += [
+            (args.expert_strategy, args.expert_every, 1, 0.0),
+            (args.expert_strategy, args.expert_every, 2, 0.05),
+        ]
     for strategy, every, keep, margin in plan:
         label = strategy
         if every:
@@ -192,6 +194,15 @@ def main() -> None:
         ["strategy", "mean test acc. %", "std", "min", "max", "gap to optimum"], rows
     ))  # fmt: skip
 
+    print(f"cells scored in this call: {cache.computed}; wall {time.perf_counter() - t0:.0f}s")
+    (RESULTS / f"search_quality_{'-'.join(members)}.json").write_text(
+        json.dumps(
+            {k: [{"final": r["final"], "prunes": r["prunes"], "curve": r["curve"]} for r in v]
+             for k, v in runs.items()},
+        )
+    )  # fmt: skip
+    if not args.expert_every or args.expert_strategy not in runs:
+        return
     plain = np.mean([r["curve"] for r in runs[args.expert_strategy]], axis=0)
     steered = {
         k: np.mean([r["curve"] for r in v], axis=0) for k, v in runs.items() if "expert" in k
@@ -210,13 +221,6 @@ def main() -> None:
         stay = next((i + 1 for i in range(len(c)) if c[i:].min() >= target), None)
         print(f"{k}: at or above it from evaluation {stay} on" if stay
               else f"{k}: does not stay at or above it within the budget")  # fmt: skip
-    print(f"cells scored in this call: {cache.computed}; wall {time.perf_counter() - t0:.0f}s")
-    (RESULTS / "search_quality.json").write_text(
-        json.dumps(
-            {k: [{"final": r["final"], "prunes": r["prunes"], "curve": r["curve"]} for r in v]
-             for k, v in runs.items()},
-        )
-    )  # fmt: skip
 
 
 if __name__ == "__main__":
