@@ -90,6 +90,14 @@ def register_callbacks(app: Dash, controller: AppController) -> None:
             return no_update, status, thr
         return key, status, thr
 
+    @app.callback(
+        Output(ids.REVEAL_TRUTH, "n_clicks"),
+        Input(ids.HIDE_TRUTH, "value"),
+        prevent_initial_call=True,
+    )
+    def rehide(_hide: Any) -> int:
+        return 0  # ticking "hide ground truth" again hides it until the next Reveal
+
     # ------------------------------------------------------- controls and alerts
     @app.callback(
         Output(ids.ALERT, "children"),

@@ -162,6 +162,21 @@ def test_viewmodel_and_figures_are_valid(controller) -> None:
     assert sum(len(t["x"]) for t in emb["data"][:3]) == space.size
 
 
+def test_hide_ground_truth_mode() -> None:
+    import pandas as pd
+
+    from app.callbacks import _dropdown_options, _hidden
+
+    df = pd.DataFrame({"arch": ["a", "b"], "zico": [1.0, 2.0], "fitness": [1.0, 2.0],
+                       "truth": [90.0, 91.0]})  # fmt: skip
+    assert "truth" in metric_options(df)
+    assert "truth" not in metric_options(df, hide_truth=True)
+    assert "truth" not in [o["value"] for o in _dropdown_options(True)]
+    assert _hidden(["hide"], 0) and not _hidden(["hide"], 1) and not _hidden([], 0)
+    fig = plots.progress_figure(df.assign(seq=[0, 1], oneshot=float("nan")), show_truth=False)
+    assert all("truth" not in t["name"] for t in fig["data"])
+
+
 def test_topk_overlap_counts_each_cell_once() -> None:
     import pandas as pd
 
