@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,9 +112,9 @@ class AppController:
                 self._session.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _dataset_for(self, cfg: dict[str, Any] | SearchConfig) -> Dataset | None:
-        name = cfg.dataset if isinstance(cfg, SearchConfig) else cfg.get("dataset")
-        if self._data is not None and name == self.defaults.dataset:
+    def _dataset_for(self, cfg: Mapping[str, Any]) -> Dataset | None:
+        """The loaded default dataset when a stored run used it (else the run loads its own)."""
+        if self._data is not None and cfg.get("dataset") == self.defaults.dataset:
             return self._data
         return None
 
@@ -177,7 +177,7 @@ class AppController:
                     self._session = SearchSession.create(
                         self.storage,
                         cfg,
-                        data=self._dataset_for(cfg) or self.data,
+                        data=self.data,  # new runs use the default dataset
                         checkpoint_dir=self.checkpoint_dir,
                     )
                 except CommandError as exc:

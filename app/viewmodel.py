@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from nas_engine.analysis import OpImportance, op_importance, percentiles
-from nas_engine.proxies import list_proxies, proxy_class, rank_ensemble
+from nas_engine.proxies import DEFAULT_ENSEMBLE, list_proxies, proxy_class, rank_ensemble
 from nas_engine.runner import Snapshot
 from nas_engine.search_spaces import OpMask, SearchSpace
 
@@ -97,7 +97,7 @@ def higher_is_better(metric: str) -> bool:
 def metric_values(df: pd.DataFrame, metric: str) -> np.ndarray:
     """Values of a metric column (``ensemble`` = rank ensemble of the default members)."""
     if metric == "ensemble":
-        members = [m for m in ("zico", "naswot", "synflow", "params") if m in df.columns]
+        members = [m for m in DEFAULT_ENSEMBLE if m in df.columns]
         if not members or df.empty:
             return np.full(len(df), np.nan)
         return rank_ensemble({m: df[m].to_numpy() for m in members}, members)
@@ -185,14 +185,13 @@ def topk_overlap(df: pd.DataFrame, metrics: Sequence[str], k: int) -> pd.DataFra
 def score_percentiles(df: pd.DataFrame, arch: str, metrics: Sequence[str]) -> list[dict[str, Any]]:
     """Every metric of ``arch`` with its percentile among the evaluated cells."""
     rows = []
-    hit = df.index[df["arch"] == arch]
+    hits = np.flatnonzero(df["arch"].to_numpy() == arch)
+    pos = int(hits[-1]) if len(hits) else None  # its latest evaluation
     for m in metrics:
-        v = metric_values(df, m)
-        if len(hit) == 0:
+        if pos is None:
             rows.append({"metric": m, "value": math.nan, "percentile": math.nan})
             continue
-        i = int(hit[-1])
-        pos = int(np.flatnonzero(df.index == i)[0])
+        v = metric_values(df, m)
         pct = percentiles(v, higher_is_better=higher_is_better(m))[pos]
         val = float(v[pos])
         rows.append(

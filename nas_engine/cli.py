@@ -75,6 +75,17 @@ def space_option(f: Any) -> Any:
     return click.argument("space_name", metavar="SPACE", type=click.Choice(list_spaces()))(f)
 
 
+def dataset_options(f: Any) -> Any:
+    """``--dataset`` and ``--data-dir``, as score, search and serve take them."""
+    f = click.option("--data-dir", default=None, help="Folder for CIFAR pickles.")(f)
+    return click.option(
+        "--dataset",
+        default="digits",
+        show_default=True,
+        help="digits | synthetic | cifar10 | cifar100 | npz:PATH",
+    )(f)
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="nasnav")
 def main() -> None:
@@ -249,13 +260,7 @@ def proxies_cmd(as_json: bool) -> None:
     type=int,
     help="Seed for sampling, weights and batches.",
 )
-@click.option(
-    "--dataset",
-    default="digits",
-    show_default=True,
-    help="digits | synthetic | cifar10 | cifar100 | npz:PATH",
-)
-@click.option("--data-dir", default=None, help="Folder for CIFAR pickles.")
+@dataset_options
 @click.option(
     "--proxies",
     "proxy_spec",
@@ -486,13 +491,7 @@ def _best_table(snap: Any, top: int = 10) -> str:
 @click.option(
     "--space", "space_name", default="nb201", show_default=True, type=click.Choice(list_spaces())
 )
-@click.option(
-    "--dataset",
-    default="digits",
-    show_default=True,
-    help="digits | synthetic | cifar10 | cifar100 | npz:PATH",
-)
-@click.option("--data-dir", default=None, help="Folder for CIFAR pickles.")
+@dataset_options
 @click.option(
     "--strategy",
     default="evolution",
@@ -753,13 +752,7 @@ def demo(dataset: str, num: int, epochs: int, seed: int, channels: int, cells: i
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--dataset",
-    default="digits",
-    show_default=True,
-    help="digits | synthetic | cifar10 | cifar100 | npz:PATH",
-)
-@click.option("--data-dir", default=None, help="Folder for CIFAR pickles.")
+@dataset_options
 @click.option("--benchmark", default=None, metavar="SPEC", help="Ground truth csv:PATH[:COLUMN].")
 @click.option("--db", default="data/nasnav.db", show_default=True, help="SQLite database.")
 @click.option("--cache-dir", default="data/cache", show_default=True, help="Layout cache.")

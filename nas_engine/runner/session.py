@@ -747,12 +747,8 @@ class SearchSession:
             self._trainer.save(self.checkpoint_path)
         k = self.config.train_top_k
         if k > 0:
-            ranked = sorted(
-                (c for c in self._candidates if c.fitness is not None),
-                key=lambda c: -float(c.fitness or 0.0),
-            )
             seen: list[str] = []
-            for c in ranked:
+            for c in self._ranked(self._candidates):  # the same order as ``best``
                 if c.arch not in seen:
                     seen.append(c.arch)
                 if len(seen) == k:
@@ -820,20 +816,23 @@ class SearchSession:
         self._trained.add(arch_s)
         self._training = None
 
-    def _best(self, cands: Sequence[CandidateRecord]) -> CandidateRecord | None:
-        """Best candidate: by the rank ensemble over *all* evaluated cells when the fitness
-        is the ensemble (an early cell's online percentile is judged on few peers), else by
-        fitness."""
+    def _ranked(self, cands: Sequence[CandidateRecord]) -> list[CandidateRecord]:
+        """Scored candidates, best first: by the rank ensemble over *all* evaluated cells
+        when the fitness is the ensemble (an early cell's online percentile is judged on
+        few peers), else by fitness."""
         scored = [c for c in cands if c.fitness is not None and math.isfinite(c.fitness)]
-        if not scored:
-            return None
-        if self.config.proxy == "ensemble" and self._strategy.fitness == "proxy":
+        if self.config.proxy == "ensemble" and self._strategy.fitness == "proxy" and scored:
             members = list(self.config.ensemble)
             ens = rank_ensemble(
                 {m: [c.scores.get(m, math.nan) for c in scored] for m in members}, members
             )
-            return scored[int(np.argmax(ens))]
-        return max(scored, key=lambda c: float(c.fitness))  # type: ignore[arg-type]
+            order = np.argsort(-ens, kind="stable")
+            return [scored[int(i)] for i in order]
+        return sorted(scored, key=lambda c: -float(c.fitness))  # type: ignore[arg-type]
+
+    def _best(self, cands: Sequence[CandidateRecord]) -> CandidateRecord | None:
+        ranked = self._ranked(cands)
+        return ranked[0] if ranked else None
 
     def _publish(self) -> None:
         with self._lock:  # build and swap atomically, so snapshots never go backwards
