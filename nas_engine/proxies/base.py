@@ -213,52 +213,11 @@ class ProxyContext:
         handles = []
         fisher_on = [True]
         kernel = np.zeros((len(x), len(x)), dtype=np.float64)
-
         if need_k:
-            last: dict[str, Any] = {}
-
-            def relu_hook(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
-                t = inp[0]
-                # One node often feeds several ReLUs: reuse its codes. Holding ``t`` keeps
-                # its storage alive, so identity cannot be confused with a reused address.
-                if last.get("t") is not t or last.get("version") != t._version:
-                    # c·cᵀ + (1−c)(1−c)ᵀ = 2·c·cᵀ − s·1ᵀ − 1·sᵀ + n, with s = row sums;
-                    # float32 is exact here (integer counts far below 2**24 per layer).
-                    codes = (t.detach().reshape(len(x), -1) > 0).float()
-                    s = codes.sum(1, keepdim=True)
-                    k = 2.0 * (codes @ codes.T) - s - s.T + codes.shape[1]
-                    last.update(t=t, version=t._version, k=k.double().numpy())
-                kernel[:] += last["k"]
-
-            for m in model.modules():
-                if isinstance(m, nn.ReLU):
-                    handles.append(m.register_forward_pre_hook(relu_hook))
-
+            handles += _add_relu_kernel_hooks(model, kernel)
         if need_fisher:
             art.fisher = {name: 0.0 for name, _ in layers}
-
-            def make_hook(name: str) -> Any:
-                def fwd(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
-                    act = out.detach()
-
-                    def on_grad(g: torch.Tensor) -> None:
-                        if not fisher_on[0]:
-                            return
-                        prod = (act * g.detach()).reshape(act.shape[0], act.shape[1], -1)
-                        per_channel = prod.sum(-1).pow(2).mean(0).mul(0.5)
-                        # The reference code credits each channel's value to every weight
-                        # of that channel before summing, i.e. weights it by the fan-in.
-                        art.fisher[name] += float(per_channel.sum()) * fan_in
-
-                    fan_in = _m.weight[0].numel()
-
-                    if out.requires_grad:
-                        out.register_hook(on_grad)
-
-                return fwd
-
-            for name, m in layers:
-                handles.append(m.register_forward_hook(make_hook(name)))
+            handles += _add_fisher_hooks(layers, art.fisher, fisher_on)
 
         try:
             x.requires_grad_(need_jac)
@@ -302,6 +261,75 @@ class ProxyContext:
                 h.remove()
             model.zero_grad(set_to_none=True)
         return art
+
+
+def _add_relu_kernel_hooks(model: nn.Module, kernel: np.ndarray) -> list[Any]:
+    """Hook every ReLU of ``model`` to add its input's binary-code kernel to ``kernel``.
+
+    Args:
+        model: The network.
+        kernel: ``(n, n)`` float64 accumulator, ``n`` the batch size (updated in place).
+
+    Returns:
+        The hook handles (remove them after the pass).
+    """
+    n = len(kernel)
+    last: dict[str, Any] = {}
+
+    def relu_hook(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
+        t = inp[0]
+        # One node often feeds several ReLUs: reuse its codes. Holding ``t`` keeps
+        # its storage alive, so identity cannot be confused with a reused address.
+        if last.get("t") is not t or last.get("version") != t._version:
+            # c·cᵀ + (1−c)(1−c)ᵀ = 2·c·cᵀ − s·1ᵀ − 1·sᵀ + n, with s = row sums;
+            # float32 is exact here (integer counts far below 2**24 per layer).
+            codes = (t.detach().reshape(n, -1) > 0).float()
+            s = codes.sum(1, keepdim=True)
+            k = 2.0 * (codes @ codes.T) - s - s.T + codes.shape[1]
+            last.update(t=t, version=t._version, k=k.double().numpy())
+        kernel[:] += last["k"]
+
+    return [
+        m.register_forward_pre_hook(relu_hook) for m in model.modules() if isinstance(m, nn.ReLU)
+    ]
+
+
+def _add_fisher_hooks(
+    layers: list[tuple[str, nn.Module]], fisher: dict[str, float], enabled: list[bool]
+) -> list[Any]:
+    """Hook each weight layer to add its per-channel Fisher term to ``fisher[name]``.
+
+    Args:
+        layers: The weight layers with their names (see :func:`weight_layers`).
+        fisher: Name → accumulated Fisher value (updated in place).
+        enabled: One-element flag; gradients arriving while ``enabled[0]`` is false (after
+            the loss gradient) are ignored.
+
+    Returns:
+        The hook handles (remove them after the pass).
+    """
+
+    def make_hook(name: str) -> Any:
+        def fwd(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+            act = out.detach()
+
+            def on_grad(g: torch.Tensor) -> None:
+                if not enabled[0]:
+                    return
+                prod = (act * g.detach()).reshape(act.shape[0], act.shape[1], -1)
+                per_channel = prod.sum(-1).pow(2).mean(0).mul(0.5)
+                # The reference code credits each channel's value to every weight
+                # of that channel before summing, i.e. weights it by the fan-in.
+                fisher[name] += float(per_channel.sum()) * fan_in
+
+            fan_in = _m.weight[0].numel()
+
+            if out.requires_grad:
+                out.register_hook(on_grad)
+
+        return fwd
+
+    return [m.register_forward_hook(make_hook(name)) for name, m in layers]
 
 
 class Proxy(abc.ABC):

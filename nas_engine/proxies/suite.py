@@ -120,6 +120,37 @@ class ProxySuite:
         self.seed = seed
         self.build_kwargs = dict(build_kwargs or {})
 
+    @classmethod
+    def for_config(
+        cls,
+        space: SearchSpace[Any],
+        config: Any,
+        *,
+        data: Dataset | None,
+        names: str | Sequence[str] | None = None,
+    ) -> ProxySuite:
+        """Build the suite a search run scores its candidates with.
+
+        Args:
+            space: Search space of the cells.
+            config: A search configuration (duck-typed: ``all_proxies``,
+                ``proxy_batch_size``, ``seed``, ``proxy_C`` and ``proxy_N`` are read).
+            data: Dataset for data-dependent proxies.
+            names: Proxies to compute, as for the constructor (default:
+                ``config.all_proxies``).
+
+        Returns:
+            The suite, with the run's batch size, seed and network size.
+        """
+        return cls(
+            space,
+            config.all_proxies if names is None else names,
+            data=data,
+            batch_size=config.proxy_batch_size,
+            seed=config.seed,
+            build_kwargs={"C": config.proxy_C, "N": config.proxy_N},
+        )
+
     def context(self, arch: Any) -> ProxyContext:
         """Return a fresh scoring context for ``arch`` (planned for this suite's proxies)."""
         ctx = ProxyContext(

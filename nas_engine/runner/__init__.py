@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from nas_engine.runner.session import (
-    STATUSES,
-    CommandError,
-    CurvePoint,
-    SearchConfig,
-    SearchSession,
-    Snapshot,
-    SnapshotStore,
-)
+from nas_engine.runner.config import MAX_BUDGET, CommandError, SearchConfig
+from nas_engine.runner.session import SearchSession
+from nas_engine.runner.snapshot import STATUSES, CurvePoint, Snapshot, SnapshotStore
 
 __all__ = [
+    "MAX_BUDGET",
     "STATUSES",
     "CommandError",
     "CurvePoint",

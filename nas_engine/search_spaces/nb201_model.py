@@ -8,7 +8,7 @@ counts equal NAS-Bench-201's own (e.g. 1,531,546 for nor_conv_3x3 on every edge)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -79,6 +79,35 @@ def make_op(name: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown NB201 op {name!r}; known: {list(NB201_OPS)}")
 
 
+def cell_forward(
+    x: torch.Tensor, run_edge: Callable[[int, torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """Run one NB201 cell: node j = Σ_{i<j} edge_{i→j}(node i); the output is node 3.
+
+    The one implementation of the cell's wiring, shared by :class:`NB201Cell` and the
+    supernet's cell, which differ only in how an edge's op is chosen.
+
+    Args:
+        x: Input of the cell (node 0).
+        run_edge: ``run_edge(k, h)`` applies edge ``k``'s op (``k`` indexes
+            :data:`NB201_EDGES`) to ``h``, the output of the edge's source node.
+
+    Returns:
+        Node 3. Edges run in :data:`NB201_EDGES` order and each node sums its inputs left
+        to right, so results are reproducible bit for bit.
+    """
+    nodes = [x]
+    k = 0
+    for j in range(1, 4):
+        total = None
+        for i in range(j):
+            y = run_edge(k, nodes[i])
+            total = y if total is None else total + y
+            k += 1
+        nodes.append(total)
+    return nodes[-1]
+
+
 class NB201Cell(nn.Module):
     """A 4-node NB201 cell: node j = Σ_{i<j} op_{i→j}(node i); the output is node 3.
 
@@ -95,16 +124,7 @@ class NB201Cell(nn.Module):
         self.edges = nn.ModuleList(make_op(o, channels) for o in ops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        k = 0
-        for j in range(1, 4):
-            total = None
-            for i in range(j):
-                y = self.edges[k](nodes[i])
-                total = y if total is None else total + y
-                k += 1
-            nodes.append(total)
-        return nodes[-1]
+        return cell_forward(x, lambda k, h: self.edges[k](h))
 
 
 class ResNetBasicBlock(nn.Module):

@@ -27,7 +27,8 @@ from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.search_spaces.nb201_model import (
     NB201_EDGES,
     NB201_OPS,
-    ResNetBasicBlock,
+    NB201Network,
+    cell_forward,
     make_op,
 )
 
@@ -51,20 +52,15 @@ class SuperCell(nn.Module):
         self.edges = nn.ModuleList(MixedEdge(channels) for _ in NB201_EDGES)
 
     def forward(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:
-        nodes = [x]
-        k = 0
-        for j in range(1, 4):
-            total = None
-            for i in range(j):
-                y = self.edges[k](nodes[i], path[k])
-                total = y if total is None else total + y
-                k += 1
-            nodes.append(total)
-        return nodes[-1]
+        """Run the cell with op ``path[k]`` on edge ``k``."""
+        return cell_forward(x, lambda k, h: self.edges[k](h, path[k]))
 
 
-class NB201Supernet(nn.Module):
+class NB201Supernet(NB201Network):
     """The NB201 macro network with a shared :class:`SuperCell` genotype in every cell.
+
+    The skeleton (stem, stages, reduction blocks, head) is :class:`NB201Network`'s, built
+    in the same order, so parameter names and seeded initial weights are unchanged.
 
     Args:
         C: First-stage channels.
@@ -74,27 +70,19 @@ class NB201Supernet(nn.Module):
     """
 
     def __init__(self, *, C: int = 8, N: int = 1, num_classes: int = 10, in_channels: int = 3):
-        super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C)
-        )
-        layers: list[nn.Module] = []
-        c = C
-        for stage in range(3):
-            if stage:
-                layers.append(ResNetBasicBlock(c, 2 * c, stride=2))
-                c *= 2
-            layers.extend(SuperCell(c) for _ in range(N))
-        self.cells = nn.ModuleList(layers)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
-        self.classifier = nn.Linear(c, num_classes)
+        super().__init__(SuperCell, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
 
-    def forward(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:
+    def features(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:  # type: ignore[override]
+        """Return the feature map just before global pooling, running ``path``."""
         x = self.stem(x)
         for cell in self.cells:
             x = cell(x, path) if isinstance(cell, SuperCell) else cell(x)
-        x = self.lastact(x)
-        return self.classifier(x.mean((2, 3)))
+        return self.lastact(x)
+
+    def forward(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:  # type: ignore[override]
+        """Logits of the subnet that runs op ``path[k]`` on edge ``k`` of every cell."""
+        # pooled with ``mean`` (not the parent's AdaptiveAvgPool2d), as it always was
+        return self.classifier(self.features(x, path).mean((2, 3)))
 
 
 @dataclass(frozen=True)

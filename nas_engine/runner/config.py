@@ -1,0 +1,191 @@
+"""The configuration of one search run, validated when it is made."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nas_engine.proxies import list_proxies, resolve_proxy_names
+from nas_engine.proxies.suite import DEFAULT_ENSEMBLE
+from nas_engine.search_spaces import OpMask, SearchSpace
+from nas_engine.strategies import STRATEGIES, list_strategies
+
+#: The largest budget (candidates per run) a config accepts.
+MAX_BUDGET = 100_000
+
+
+class CommandError(ValueError):
+    """Raised for a refused command; the message says why."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Configuration of one search run (stored with the run).
+
+    Args:
+        space: Search-space name.
+        dataset: Dataset name (``digits`` is the embedded default).
+        data_dir: Folder for CIFAR pickles.
+        strategy: Strategy name.
+        proxy: Fitness proxy name, or ``"ensemble"`` (rank ensemble of ``ensemble``).
+        proxies: Proxies computed for every candidate (the fitness proxy is added).
+        ensemble: Members of the rank ensemble.
+        budget: Candidates to evaluate.
+        seed: Seed for everything.
+        proxy_batch_size: Batch size of the proxies.
+        proxy_C: Channels of the network the proxies score.
+        proxy_N: Cells per stage of that network.
+        supernet: Whether to train a supernet and give one-shot estimates.
+        supernet_C: Supernet channels.
+        supernet_N: Supernet cells per stage.
+        supernet_batch_size: SPOS batch size.
+        supernet_lr: SPOS peak learning rate.
+        steps_per_candidate: SPOS steps between two candidates.
+        checkpoint_every: Supernet steps between checkpoints.
+        population_size: Population size of evolutionary strategies.
+        sample_size: Tournament size of aging evolution.
+        max_flops: Optional FLOPs budget (millions) for candidates.
+        max_params: Optional parameter budget (millions) for candidates.
+        benchmark: Ground-truth spec (``csv:PATH[:COLUMN]``) or ``None``.
+        train_top_k: Train the best k candidates from scratch when the budget is reached.
+        train_epochs: Epochs of those trainings.
+        train_C: Channels of the trained networks.
+        train_N: Cells per stage of the trained networks.
+        prune: Initial prunes as ``(edge, op)`` pairs.
+        pin: Initial pins as ``(edge, op)`` pairs.
+    """
+
+    space: str = "nb201"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    strategy: str = "evolution"
+    proxy: str = "zico"
+    proxies: tuple[str, ...] = ("zico", "naswot", "synflow", "params", "flops")
+    ensemble: tuple[str, ...] = DEFAULT_ENSEMBLE
+    budget: int = 200
+    seed: int = 0
+    proxy_batch_size: int = 64
+    proxy_C: int = 16
+    proxy_N: int = 5
+    supernet: bool = True
+    supernet_C: int = 8
+    supernet_N: int = 1
+    supernet_batch_size: int = 64
+    supernet_lr: float = 0.05
+    steps_per_candidate: int = 4
+    checkpoint_every: int = 100
+    population_size: int = 20
+    sample_size: int = 5
+    max_flops: float | None = None
+    max_params: float | None = None
+    benchmark: str | None = None
+    train_top_k: int = 0
+    train_epochs: int = 6
+    train_C: int = 8
+    train_N: int = 1
+    prune: tuple[tuple[int, str], ...] = ()
+    pin: tuple[tuple[int, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.budget, str):  # text is parsed by the caller, not stored
+            raise CommandError(f"budget must be an integer, not text: got {self.budget!r}")
+        self.parse_budget(self.budget)
+        check_strategy(self.strategy)
+        check_proxy(self.proxy)
+        resolve_proxy_names(list(self.proxies) or ["params"])
+        resolve_proxy_names(list(self.ensemble))
+        if self.steps_per_candidate < 0 or self.population_size < 2:
+            raise CommandError("steps_per_candidate must be >= 0 and population_size >= 2")
+        if STRATEGIES.get(self.strategy).fitness == "oneshot" and not self.supernet:  # type: ignore[attr-defined]
+            raise CommandError(f"strategy {self.strategy!r} needs the supernet (supernet=True)")
+
+    @staticmethod
+    def parse_budget(value: Any) -> int:
+        """Validate a budget given as an int or as text from a form, a flag or a file.
+
+        Args:
+            value: An ``int``, or a string of decimal digits (surrounding blanks allowed).
+
+        Returns:
+            The budget, between 1 and :data:`MAX_BUDGET`.
+
+        Raises:
+            CommandError: For anything else (bools, floats, ``None``, ``"ten"``, ``"1e9"``,
+                values below 1 or above :data:`MAX_BUDGET`); the message names the budget.
+        """
+        if isinstance(value, str):
+            text = value.strip()
+            if not (text.isascii() and text.isdigit()):
+                raise CommandError(_not_positive(value))
+            n = int(text)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            n = value
+        else:
+            raise CommandError(_not_positive(value))
+        if n < 1:
+            raise CommandError(_not_positive(n))
+        if n > MAX_BUDGET:
+            raise CommandError(f"budget {n} is larger than this tool allows ({MAX_BUDGET:,})")
+        return n
+
+    @property
+    def all_proxies(self) -> list[str]:
+        """Proxies computed per candidate: the configured ones, the fitness proxy and,
+        for the ensemble, its members."""
+        extra = list(self.ensemble) if self.proxy == "ensemble" else [self.proxy]
+        return list(dict.fromkeys([*self.proxies, *extra]))
+
+    def initial_mask(self, space: SearchSpace[Any]) -> OpMask:
+        """The full mask of ``space`` with the configured prunes, then pins, applied.
+
+        Raises:
+            MaskError: A prune or pin is refused (unknown edge/op, last op of an edge...).
+        """
+        mask = space.full_mask()
+        for e, o in self.prune:
+            mask = mask.prune(e, o)
+        for e, o in self.pin:
+            mask = mask.pin(e, o)
+        return mask
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        d = dataclasses.asdict(self)
+        d["prune"] = [list(p) for p in self.prune]
+        d["pin"] = [list(p) for p in self.pin]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SearchConfig:
+        """Inverse of :meth:`to_dict` (unknown keys are refused)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = set(d) - names
+        if bad:
+            raise CommandError(f"unknown config keys {sorted(bad)}")
+        kw = dict(d)
+        for k in ("proxies", "ensemble"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        for k in ("prune", "pin"):
+            if k in kw:
+                kw[k] = tuple((int(e), str(o)) for e, o in kw[k])
+        return cls(**kw)
+
+
+def _not_positive(value: Any) -> str:
+    # "positive integer" is what callers match on; "whole number" is what users read
+    return f"budget must be a positive integer (a whole number of candidates), got {value!r}"
+
+
+def check_strategy(name: str) -> None:
+    """Refuse an unknown strategy name with :class:`CommandError` (listing the known)."""
+    if name not in STRATEGIES:
+        raise CommandError(f"unknown strategy {name!r}; known: {', '.join(list_strategies())}")
+
+
+def check_proxy(name: str) -> None:
+    """Refuse a fitness proxy that is neither registered nor ``"ensemble"``."""
+    if name != "ensemble" and name not in list_proxies():
+        raise CommandError(f"unknown proxy {name!r}; known: {', '.join(list_proxies())}, ensemble")

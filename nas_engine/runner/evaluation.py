@@ -1,0 +1,146 @@
+"""Evaluating one candidate: the FLOPs/params budget, its scores and its fitness."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nas_engine.benchmarks import GroundTruth
+from nas_engine.data import Dataset
+from nas_engine.proxies import ProxySuite
+from nas_engine.proxies.suite import percentile_fitness
+from nas_engine.runner.config import SearchConfig
+from nas_engine.search_spaces import SearchSpace
+from nas_engine.storage import CandidateRecord
+from nas_engine.supernet import SupernetTrainer
+from nas_engine.utils.complexity import complexity
+
+
+class ComplexityBudget:
+    """The optional FLOPs/params budget of a run; each cell's complexity is traced once.
+
+    Thread safety: owned by the session's thread.
+
+    Args:
+        space: The search space.
+        data: The dataset (input shape and classes of the traced network).
+    """
+
+    def __init__(self, space: SearchSpace[Any], data: Dataset) -> None:
+        self.space = space
+        self.data = data
+        self._cache: dict[str, tuple[float, float]] = {}
+
+    def allows(self, arch: Any, config: SearchConfig) -> bool:
+        """Whether ``arch``'s proxy network meets ``config``'s FLOPs and params limits.
+
+        Args:
+            arch: The cell.
+            config: Gives ``max_flops``/``max_params`` (millions) and the network size.
+
+        Returns:
+            ``True`` when no limit is set or every set limit is met.
+        """
+        if config.max_flops is None and config.max_params is None:
+            return True
+        key = self.space.to_string(arch)
+        if key not in self._cache:
+            c = complexity(
+                self.space.build(
+                    arch,
+                    num_classes=self.data.num_classes,
+                    in_channels=self.data.in_channels,
+                    C=config.proxy_C,
+                    N=config.proxy_N,
+                ),
+                self.data.input_shape,
+            )
+            self._cache[key] = (c.flops / 1e6, c.params / 1e6)
+        flops, params = self._cache[key]
+        return (config.max_flops is None or flops <= config.max_flops) and (
+            config.max_params is None or params <= config.max_params
+        )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What scoring one candidate produced.
+
+    Args:
+        scores: Proxy name → value.
+        seconds: Proxy name → seconds spent.
+        oneshot: One-shot accuracy from the supernet, if there is one.
+        truth: Ground-truth accuracy, if known.
+        error: ``"Type: message"`` when scoring raised (scores may then be partial).
+    """
+
+    scores: dict[str, float]
+    seconds: dict[str, float]
+    oneshot: float | None
+    truth: float | None
+    error: str | None
+
+
+def score_candidate(
+    arch: Any,
+    *,
+    key: str,
+    suite: ProxySuite,
+    trainer: SupernetTrainer | None,
+    truth: GroundTruth | None,
+) -> Evaluation:
+    """Score a cell with the proxy suite, the supernet and the ground truth.
+
+    Args:
+        arch: The cell.
+        key: Its canonical string (ground-truth key).
+        suite: The run's proxy suite.
+        trainer: The supernet trainer, or ``None`` for no one-shot estimate.
+        truth: The ground-truth table, or ``None``.
+
+    Returns:
+        The :class:`Evaluation`; an exception while scoring is caught into ``error``, as
+        one bad candidate must not stop the search.
+    """
+    scores: dict[str, float] = {}
+    secs: dict[str, float] = {}
+    oneshot = None
+    error = None
+    try:
+        cs = suite.score(arch)
+        for n, r in cs.results.items():
+            scores[n] = r.value
+            secs[n] = r.seconds
+        if trainer is not None:
+            oneshot = trainer.evaluate(arch)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    known = truth.lookup(key) if truth is not None else None
+    return Evaluation(scores=scores, seconds=secs, oneshot=oneshot, truth=known, error=error)
+
+
+def fitness(
+    ev: Evaluation, *, kind: str, config: SearchConfig, history: Sequence[CandidateRecord]
+) -> float | None:
+    """The fitness a strategy is told for one scored candidate.
+
+    Args:
+        ev: The candidate's evaluation.
+        kind: The strategy's fitness kind (``"oneshot"`` or ``"proxy"``).
+        config: Gives the fitness proxy (or ``"ensemble"``) and the ensemble members.
+        history: Candidates evaluated before it (the ensemble's reference).
+
+    Returns:
+        The fitness, or ``None`` when scoring failed or the value is undefined.
+    """
+    if ev.error is not None:
+        return None
+    if kind == "oneshot":
+        return ev.oneshot
+    if config.proxy != "ensemble":
+        v = ev.scores.get(config.proxy)
+        return None if v is None or not math.isfinite(v) else v
+    # ensemble: mean over members of the percentile among the evaluated candidates
+    return percentile_fitness(ev.scores, [c.scores for c in history], config.ensemble)

@@ -1,0 +1,110 @@
+"""Frozen snapshots of a search session and the store that hands them to readers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nas_engine.runner.config import SearchConfig
+from nas_engine.search_spaces import OpMask
+from nas_engine.steering import SteeringEvent
+from nas_engine.storage import CandidateRecord
+
+STATUSES = ("idle", "running", "paused", "stopped", "finished", "failed")
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """Supernet training-curve point.
+
+    Args:
+        step: SPOS step.
+        time: Unix time.
+        loss: Mean loss since the previous point.
+        acc: Mean batch accuracy since the previous point (percent).
+        lr: Learning rate.
+        images_per_s: Training throughput since the previous point.
+    """
+
+    step: int
+    time: float
+    loss: float
+    acc: float
+    lr: float
+    images_per_s: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A frozen view of a session; safe to share between threads.
+
+    Args:
+        run_id: Stored run id.
+        status: One of :data:`STATUSES`.
+        config: The run's configuration.
+        mask: Mask in force.
+        mask_version: Its version.
+        candidates: Evaluated candidates, in order.
+        events: Steering events, in order.
+        supernet_curve: Supernet training curve.
+        train_curves: Arch → from-scratch training curve points (dicts).
+        best: Best candidate by fitness (``None`` before the first).
+        supernet_step: SPOS steps done.
+        candidates_per_min: Evaluation throughput over the session so far.
+        message: Last error or notice.
+        updated: Unix time of the snapshot.
+        training: Arch being trained from scratch, if any.
+    """
+
+    run_id: int
+    status: str
+    config: SearchConfig
+    mask: OpMask
+    mask_version: int
+    candidates: tuple[CandidateRecord, ...]
+    events: tuple[SteeringEvent, ...]
+    supernet_curve: tuple[CurvePoint, ...]
+    train_curves: Mapping[str, tuple[Mapping[str, float], ...]]
+    best: CandidateRecord | None
+    supernet_step: int
+    candidates_per_min: float
+    message: str | None
+    updated: float
+    training: str | None = None
+
+    @property
+    def n_evaluated(self) -> int:
+        """Number of evaluated candidates."""
+        return len(self.candidates)
+
+
+class SnapshotStore:
+    """Holds the latest :class:`Snapshot`; readers never block the writer for long.
+
+    Thread safety: ``get`` and ``set`` take a lock only to swap one reference.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snap: Snapshot | None = None
+        self._version = 0
+
+    def set(self, snap: Snapshot) -> None:
+        """Publish a new snapshot."""
+        with self._lock:
+            self._snap = snap
+            self._version += 1
+
+    def get(self) -> Snapshot:
+        """Return the latest snapshot."""
+        with self._lock:
+            if self._snap is None:
+                raise RuntimeError("no snapshot published yet")
+            return self._snap
+
+    @property
+    def version(self) -> int:
+        """Count of published snapshots."""
+        with self._lock:
+            return self._version

@@ -1,0 +1,93 @@
+"""The run's supernet: building its SPOS trainer and training it between candidates."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas_engine.data import Dataset
+from nas_engine.runner.config import SearchConfig
+from nas_engine.runner.snapshot import CurvePoint
+from nas_engine.search_spaces import OpMask, SearchSpace
+from nas_engine.supernet import SupernetConfig, SupernetTrainer
+
+
+def make_trainer(
+    space: SearchSpace[Any], data: Dataset, config: SearchConfig, *, checkpoint_path: Path
+) -> SupernetTrainer | None:
+    """Build the run's supernet trainer, restored from its checkpoint when there is one.
+
+    Args:
+        space: The search space.
+        data: The dataset.
+        config: Gives ``supernet`` (``False``: no trainer), its size, batch, rate and seed.
+        checkpoint_path: The run's checkpoint file.
+
+    Returns:
+        The trainer, or ``None`` for a run without a supernet.
+    """
+    if not config.supernet:
+        return None
+    trainer = SupernetTrainer(
+        space,
+        data,
+        SupernetConfig(
+            C=config.supernet_C,
+            N=config.supernet_N,
+            batch_size=config.supernet_batch_size,
+            lr=config.supernet_lr,
+            seed=config.seed,
+        ),
+    )
+    if checkpoint_path.is_file():
+        trainer.load(checkpoint_path)
+    return trainer
+
+
+def train_chunk(
+    trainer: SupernetTrainer,
+    steps: int,
+    *,
+    mask: Callable[[], OpMask],
+    after_step: Callable[[], bool],
+    checkpoint_path: Path,
+    checkpoint_every: int,
+) -> CurvePoint | None:
+    """Run up to ``steps`` SPOS steps, saving a checkpoint every ``checkpoint_every``.
+
+    Args:
+        trainer: The supernet trainer.
+        steps: Steps to run.
+        mask: Returns the mask in force (asked before every step).
+        after_step: Called after every step; returning ``False`` ends the chunk early.
+        checkpoint_path: Where checkpoints go.
+        checkpoint_every: Steps between checkpoints.
+
+    Returns:
+        The curve point over the steps run, or ``None`` when none ran.
+    """
+    losses, accs, imgs, t0 = [], [], 0, time.perf_counter()
+    for _ in range(steps):
+        res = trainer.train_step(mask())
+        losses.append(res.loss)
+        accs.append(res.acc)
+        imgs += res.images
+        if res.step % checkpoint_every == 0:
+            trainer.save(checkpoint_path)
+        if not after_step():
+            break
+    if not losses:
+        return None
+    dt = max(time.perf_counter() - t0, 1e-9)
+    return CurvePoint(
+        step=trainer.step,
+        time=time.time(),
+        loss=float(np.mean(losses)),
+        acc=float(np.mean(accs)),
+        lr=trainer.lr_at(trainer.step),
+        images_per_s=imgs / dt,
+    )
