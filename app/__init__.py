@@ -1,35 +1,42 @@
 """nasnav's Dash UI. It reads engine snapshots and sends commands; it never trains.
 
 ``create_app(controller)`` does no I/O: the controller is built by the caller (``nasnav
-serve`` or a test) and the page loads its data through callbacks.
+serve`` or a test) and the page loads its data through callbacks. The page is a header
+(``app.page``) and one card per view (``app.views``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from dash import Dash
 
-from app.callbacks import register_callbacks
+from app import page
 from app.controller import AppController, InputError
-from app.layout import build_layout
+from app.views import VIEWS, load_views
+from app.views.common import ViewContext
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
-__all__ = ["AppController", "InputError", "create_app"]
+__all__ = ["VIEWS", "AppController", "InputError", "create_app"]
 
 
-def create_app(controller: AppController, *, poll_ms: int = 1000) -> Dash:
+def create_app(
+    controller: AppController, *, poll_ms: int = 1000, views: Sequence[str] = VIEWS
+) -> Dash:
     """Build the Dash app around a controller.
 
     Args:
         controller: The engine bridge.
         poll_ms: Snapshot polling interval in milliseconds.
+        views: The view modules to show, in order (default: :data:`app.views.VIEWS`).
 
     Returns:
         The Dash app (``app.server`` is the Flask server). Scripts and styles are served
         from the installed packages and ``assets/``; nothing is fetched from the internet.
     """
+    modules = load_views(views)
     app = Dash(
         __name__,
         title="nasnav",
@@ -38,6 +45,9 @@ def create_app(controller: AppController, *, poll_ms: int = 1000) -> Dash:
         suppress_callback_exceptions=False,
         update_title=None,
     )
-    app.layout = build_layout(controller.defaults, poll_ms=poll_ms)
-    register_callbacks(app, controller)
+    vc = ViewContext(controller)
+    app.layout = page.build_layout(vc, modules, poll_ms=poll_ms)
+    page.register(app, vc)
+    for module in modules:
+        module.register(app, vc)
     return app

@@ -1,4 +1,7 @@
-"""The app's only door to the engine: snapshots in, commands out. No Dash here.
+"""The app's only door to the engine's state: snapshots in, commands out. No Dash here.
+
+Within ``app/``, only this module and ``app.viewmodel`` (pure functions over snapshots and
+the engine's registries) import ``nas_engine``; a test checks it.
 
 :class:`AppController` owns the storage and at most one live :class:`SearchSession`.
 Everything slow (UMAP layout, one-edit neighbour scores, per-layer ZiCo terms) runs on a
@@ -20,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from nas_engine.benchmarks import GroundTruth, load_ground_truth
-from nas_engine.data import Dataset, load_dataset
+from nas_engine.benchmarks import GroundTruth, GroundTruthError, load_ground_truth
+from nas_engine.data import Dataset, DatasetError, load_dataset
 from nas_engine.embedding import load_or_compute_layout
+from nas_engine.export import arch_spec, module_source
 from nas_engine.proxies import ProxySuite
 from nas_engine.runner import CommandError, SearchConfig, SearchSession, Snapshot
 from nas_engine.search_spaces import MaskError, SearchSpace, create_space
@@ -87,6 +91,43 @@ class AppController:
         self._layout_name = "pending"
         self._layout_job: Future[Any] | None = None
         self._suites: dict[tuple[str, ...], ProxySuite] = {}
+
+    @classmethod
+    def open(
+        cls,
+        db: str | Path,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        cache_dir: str | Path = "data/cache",
+        layout_method: str = "umap",
+    ) -> AppController:
+        """Check the defaults, load their dataset and ground truth, open the database.
+
+        Args:
+            db: SQLite database (created with its folder when missing).
+            defaults: :class:`SearchConfig` fields for new runs, e.g. ``dataset``.
+            cache_dir: Folder for cached layouts.
+            layout_method: ``umap`` or ``pca``.
+
+        Raises:
+            InputError: A bad setting, a missing dataset or benchmark file (the message
+                names it); nothing is opened then.
+        """
+        try:
+            cfg = dataclasses.replace(SearchConfig(), **dict(defaults or {}))
+            data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed)
+            if cfg.benchmark:
+                load_ground_truth(cfg.benchmark)  # fail now, not in a callback
+        except (CommandError, DatasetError, GroundTruthError, TypeError, ValueError) as exc:
+            raise InputError(str(exc)) from None
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+        return cls(
+            SQLiteStorage(db),
+            defaults=cfg,
+            cache_dir=cache_dir,
+            layout_method=layout_method,
+            data=data,
+        )
 
     # ----------------------------------------------------------------- lifecycle
     def open_latest(self) -> int | None:
@@ -163,7 +204,10 @@ class AppController:
         Raises:
             InputError: Bad budget, strategy or proxy.
         """
-        n = _parse_budget(budget)
+        try:
+            n = SearchConfig.parse_budget(budget)
+        except CommandError as exc:
+            raise InputError(str(exc)) from None
         with self._lock:
             s = self._session
             status = s.snapshot().status if s is not None else None
@@ -252,6 +296,47 @@ class AppController:
             raise InputError(str(exc)) from None
         return "training queued"
 
+    def arch_of_index(self, index: int) -> str:
+        """The arch string of cell ``index`` of the space."""
+        return self.space.to_string(self.space.from_index(int(index)))
+
+    def export_spec(
+        self,
+        arch: str,
+        *,
+        scores: Mapping[str, float] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """A JSON-ready description of ``arch`` and its trained network.
+
+        Returns:
+            ``(file name, spec)``.
+        """
+        cfg, slug = self._export_target(arch)
+        spec = arch_spec(
+            self.space,
+            arch,
+            C=cfg.train_C,
+            N=cfg.train_N,
+            num_classes=self.data.num_classes,
+            scores=scores or {},
+            extra=extra or {},
+        )
+        return f"{slug}.json", spec
+
+    def export_module(self, arch: str) -> tuple[str, str]:
+        """A standalone PyTorch file building ``arch``'s network: ``(file name, source)``."""
+        cfg, slug = self._export_target(arch)
+        src = module_source(
+            self.space, arch, C=cfg.train_C, N=cfg.train_N, num_classes=self.data.num_classes
+        )
+        return f"{slug}.py", src
+
+    def _export_target(self, arch: str) -> tuple[SearchConfig, str]:
+        a = self.parse_arch(arch)
+        cfg = self._session.config if self._session is not None else self.defaults
+        return cfg, f"{self.space.name}_{self.space.index(self.space.from_string(a))}"
+
     def parse_arch(self, text: str | None) -> str:
         """Canonical arch string, or :class:`InputError` naming the problem."""
         if not text or not str(text).strip():
@@ -298,13 +383,11 @@ class AppController:
         cfg = s.config if s is not None else self.defaults
         key = (*names, cfg.dataset, cfg.proxy_C, cfg.proxy_N, cfg.proxy_batch_size)
         if key not in self._suites:
-            self._suites[key] = ProxySuite(
+            self._suites[key] = ProxySuite.for_config(
                 self.space,
-                list(names),
+                cfg,
                 data=s.data if s is not None else self.data,  # the run's own dataset
-                batch_size=cfg.proxy_batch_size,
-                seed=cfg.seed,
-                build_kwargs={"C": cfg.proxy_C, "N": cfg.proxy_N},
+                names=list(names),
             )
         return self._suites[key]
 
@@ -373,16 +456,3 @@ class AppController:
     def _run_key(self) -> int | None:
         """Cache scope: results depend on the live run's dataset and proxy network."""
         return self._session.run_id if self._session is not None else None
-
-
-def _parse_budget(budget: Any) -> int:
-    text = str(budget).strip() if budget is not None else ""
-    try:
-        n = int(text)
-    except ValueError:
-        raise InputError(f"budget must be a positive whole number, got {text!r}") from None
-    if n < 1:
-        raise InputError(f"budget must be a positive whole number, got {n}")
-    if n > 100_000:
-        raise InputError(f"budget {n} is larger than this tool allows (100,000)")
-    return n

@@ -44,6 +44,35 @@ def _base_layout(**kw: Any) -> dict[str, Any]:
     return lay
 
 
+def op_label(op: str) -> str:
+    """Short display name of an op."""
+    return OP_SHORT.get(op, op)
+
+
+def op_colour(op: str) -> str:
+    """Line colour of an op."""
+    return OP_COLOUR.get(op, "#555")
+
+
+def mask_edge(allowed: Sequence[str], pinned: str | None, n_ops: int) -> tuple[str, str]:
+    """Label and colour of a graph edge under the mask: the pinned op, the single allowed
+    op's colour, or how many ops remain (dark grey)."""
+    label = f"{op_label(pinned)} (pinned)" if pinned else f"{len(allowed)}/{n_ops} ops"
+    return label, ("#37474f" if len(allowed) > 1 else op_colour(allowed[0]))
+
+
+def importance_colour(delta: float) -> str:
+    """Diverging colour for an op's importance (percentile difference in [-1, 1]):
+    green better, red worse, light grey unknown."""
+    if not math.isfinite(delta):
+        return "#eceff1"
+    t = max(-1.0, min(1.0, delta * 2.5))
+    end = (102, 187, 106) if t >= 0 else (229, 115, 115)
+    t = abs(t)
+    r, g, b = (int(base - t * (base - e)) for base, e in zip((236, 239, 241), end, strict=True))
+    return f"rgb({r},{g},{b})"
+
+
 def empty_figure(message: str) -> dict[str, Any]:
     """A blank figure carrying a centred message."""
     return {
@@ -460,24 +489,24 @@ def zico_layers_figure(terms: Mapping[str, float]) -> dict[str, Any]:
     }
 
 
-def rank_scatter(
-    x: np.ndarray, y: np.ndarray, *, x_label: str, y_label: str, text: Sequence[str]
-) -> dict[str, Any]:
-    """Scatter of two metrics on a percentile-rank scale."""
-    from nas_engine.analysis import percentiles
+def rank_scatter(points: pd.DataFrame, *, x_label: str, y_label: str) -> dict[str, Any]:
+    """Scatter of two metrics on a percentile-rank scale.
 
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 2:
+    Args:
+        points: Columns ``x`` and ``y`` (rank percentiles, 0–100) and ``arch``.
+        x_label: Name of the x metric.
+        y_label: Name of the y metric.
+    """
+    if len(points) < 2:
         return empty_figure(f"no cells with values of both {x_label} and {y_label} yet")
-    rx, ry = percentiles(x[ok]), percentiles(y[ok])
     return {
         "data": [
             {
                 "type": "scattergl",
                 "mode": "markers",
-                "x": (100 * rx).round(2).tolist(),
-                "y": (100 * ry).round(2).tolist(),
-                "text": list(np.asarray(text)[ok]),
+                "x": points["x"].to_numpy(dtype=float).round(2).tolist(),
+                "y": points["y"].to_numpy(dtype=float).round(2).tolist(),
+                "text": list(points["arch"]),
                 "marker": {"size": 6, "color": "#1565c0", "opacity": 0.7},
                 "hovertemplate": "%{text}<extra></extra>",
             }

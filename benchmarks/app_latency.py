@@ -27,13 +27,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import AppController, create_app, ids
+from app.views import compare, embedding, graph, progress
 from benchmarks._common import REPO, markdown_table
 from nas_engine.data import load_dataset
 from nas_engine.runner import SearchConfig
 from nas_engine.storage import SQLiteStorage
 
 CHIP_IDS = [
-    {"edge": e, "op": op, "type": ids.CHIP}
+    {"edge": e, "op": op, "type": graph.CHIP}
     for e in range(6)
     for op in ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 ]
@@ -45,7 +46,8 @@ def _key(cid: Any) -> str:
 
 def _parse_outputs(text: str) -> list[tuple[str, str]]:
     parts = text[2:-2].split("...") if text.startswith("..") else [text]
-    return [tuple(p.rsplit(".", 1)) for p in parts]  # type: ignore[misc]
+    # an output that several callbacks share is named "id.prop@hash"
+    return [tuple(p.split("@")[0].rsplit(".", 1)) for p in parts]  # type: ignore[misc]
 
 
 def _specs(items: list[tuple[str, str]], values: dict[tuple[str, str], Any], *, value: bool):
@@ -109,11 +111,11 @@ def main() -> None:
           "while the search keeps running", flush=True)  # fmt: skip
 
     values: dict[tuple[str, str], Any] = {
-        (ids.IMPORTANCE_METRIC, "value"): "fitness", (ids.COLOUR_BY, "value"): "zico",
-        (ids.COLOUR_SCALE, "value"): "rank", (ids.HIDE_TRUTH, "value"): [],
-        (ids.CMP_X, "value"): "zico", (ids.CMP_Y, "value"): "naswot",
-        (ids.CMP_METHOD, "value"): "spearman", (ids.CMP_K, "value"): 10,
-        (ids.CLICK_MODE, "value"): "prune", (ids.NOTE, "value"): "",
+        (graph.IMPORTANCE_METRIC, "value"): "fitness", (embedding.COLOUR_BY, "value"): "zico",
+        (embedding.COLOUR_SCALE, "value"): "rank", (ids.HIDE_TRUTH, "value"): [],
+        (compare.CMP_X, "value"): "zico", (compare.CMP_Y, "value"): "naswot",
+        (compare.CMP_METHOD, "value"): "spearman", (compare.CMP_K, "value"): 10,
+        (graph.CLICK_MODE, "value"): "prune", (graph.NOTE, "value"): "",
         (ids.BUDGET, "value"): str(args.candidates * 3), (ids.STRATEGY, "value"): "evolution",
         (ids.PROXY, "value"): "zico",
     }  # fmt: skip
@@ -124,12 +126,17 @@ def main() -> None:
     changed = f"{ids.VERSION}.data"
     views = {
         "poll (status)": (first_output(ids.VERSION), f"{ids.POLL}.n_intervals"),
-        "supernet graph + chips": (first_output(ids.CELL_GRAPH), changed),
-        "embedding (15,625 points)": (first_output(ids.EMBEDDING), changed),
-        "progress": (first_output(ids.PROGRESS), changed),
-        "proxy comparison": (first_output(ids.CMP_SCATTER), changed),
+        "supernet graph + chips": (first_output(graph.CELL_GRAPH), changed),
+        "embedding (15,625 points)": (first_output(embedding.EMBEDDING), changed),
+        "progress": (first_output(progress.PROGRESS), changed),
+        "proxy comparison": (first_output(compare.CMP_SCATTER), changed),
     }
-    command = next(d for d in deps.values() if d["output"] == f"{ids.ALERT}.children")
+    command = next(
+        d
+        for d in deps.values()
+        if d["output"].startswith(f"{ids.ALERT}.children")
+        and any(isinstance(i["id"], str) and i["id"].startswith("{") for i in d["inputs"])
+    )
     times: dict[str, list[float]] = {k: [] for k in [*views, "op chip click (prune/restore)"]}
     n_at = []
     for r in range(args.repeats):

@@ -787,54 +787,29 @@ def serve(
     debug: bool,
 ) -> None:
     """Start the background engine and the Dash app (resumes the latest run in --db)."""
-    import dataclasses
-
     import torch
 
     try:
-        from app import AppController, create_app
+        from app.controller import InputError
+        from app.serve import serve as serve_app
     except ImportError as exc:  # pragma: no cover - depends on the install
         fail(f"the app needs the 'app' extra: pip install -e '.[app]' ({exc})")
-    from nas_engine.benchmarks import GroundTruthError
-    from nas_engine.data import DatasetError, load_dataset
-    from nas_engine.runner import CommandError, SearchConfig
-    from nas_engine.storage import SQLiteStorage
-
     if threads:
         torch.set_num_threads(threads)
+    defaults = {"dataset": dataset, "data_dir": data_dir, "benchmark": benchmark}
     try:
-        cfg = dataclasses.replace(
-            SearchConfig(dataset=dataset, data_dir=data_dir, benchmark=benchmark),
-            **_parse_set(overrides),
+        serve_app(
+            db=db,
+            defaults={**defaults, **_parse_set(overrides)},
+            host=host,
+            port=port,
+            cache_dir=cache_dir,
+            layout_method=layout_method,
+            debug=debug,
+            echo=click.echo,
         )
-        data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed)
-        if cfg.benchmark:
-            from nas_engine.benchmarks import load_ground_truth
-
-            load_ground_truth(cfg.benchmark)  # fail now, not in a callback
-    except (CommandError, DatasetError, GroundTruthError, ValueError) as exc:
+    except InputError as exc:
         fail(str(exc))
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
-    storage = SQLiteStorage(db)
-    controller = AppController(
-        storage, defaults=cfg, cache_dir=cache_dir, layout_method=layout_method, data=data
-    )
-    run_id = controller.open_latest()
-    controller.layout()  # start the (cached) layout in the background
-    app = create_app(controller)
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per poll request
-    click.echo(
-        f"nasnav on http://{host}:{port}/  (db {db}"
-        + (f", reopened run {run_id} paused" if run_id is not None else "")
-        + "); Ctrl+C to stop"
-    )
-    try:
-        app.run(host=host, port=port, debug=debug, use_reloader=False)
-    finally:
-        controller.close()
-        storage.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -165,7 +165,8 @@ def test_viewmodel_and_figures_are_valid(controller) -> None:
 def test_hide_ground_truth_mode() -> None:
     import pandas as pd
 
-    from app.callbacks import _dropdown_options, _hidden
+    from app.views.common import dropdown_options as _dropdown_options
+    from app.views.common import truth_hidden as _hidden
 
     df = pd.DataFrame({"arch": ["a", "b"], "zico": [1.0, 2.0], "fitness": [1.0, 2.0],
                        "truth": [90.0, 91.0]})  # fmt: skip

@@ -13,6 +13,7 @@ import pytest
 from dash.testing.wait import until
 
 from app import create_app, ids
+from app.views import embedding, graph, inspector, progress
 from tests.app_helpers import make_controller
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -74,7 +75,7 @@ def test_load_start_and_watch_progress(served) -> None:
         ),
         timeout=20,
     )
-    until(lambda: len(duo.find_elements(f"#{ids.PROGRESS} .scatterlayer .trace")) >= 1, 20)
+    until(lambda: len(duo.find_elements(f"#{progress.PROGRESS} .scatterlayer .trace")) >= 1, 20)
     # a second tab sees the same run
     main = duo.driver.current_window_handle
     duo.driver.switch_to.new_window("tab")
@@ -82,7 +83,7 @@ def test_load_start_and_watch_progress(served) -> None:
     duo.wait_for_contains_text(f"#{ids.STATUS}", f"run {controller.session.run_id}", timeout=20)
     duo.driver.close()
     duo.driver.switch_to.window(main)
-    until(lambda: len(duo.find_elements(f"#{ids.EMBEDDING} .main-svg")) >= 1, 30)
+    until(lambda: len(duo.find_elements(f"#{embedding.EMBEDDING} .main-svg")) >= 1, 30)
     _shot(duo, 0, "supernet_graph")
     _shot(duo, 1, "embedding")
     _shot(duo, 2, "search_progress")
@@ -102,8 +103,8 @@ def test_prune_and_pin_steer_the_engine(served) -> None:
     assert after and all("|none~0|+" not in c.arch for c in after)
 
     # pin mode: pin edge 5 to conv_1x1, with a note
-    duo.find_element(f"#{ids.NOTE}").send_keys("1x1 on the last edge")
-    duo.find_elements(f"#{ids.CLICK_MODE} input")[1].click()
+    duo.find_element(f"#{graph.NOTE}").send_keys("1x1 on the last edge")
+    duo.find_elements(f"#{graph.CLICK_MODE} input")[1].click()
     duo.find_element(_chip(5, "nor_conv_1x1")).click()
     until(lambda: controller.snapshot().mask.state(5, "nor_conv_1x1") == "pinned", timeout=20)
     v_pin = controller.snapshot().mask_version
@@ -112,15 +113,15 @@ def test_prune_and_pin_steer_the_engine(served) -> None:
     later = [c for c in controller.snapshot().candidates if c.mask_version >= v_pin]
     assert later and all(c.arch.endswith("|nor_conv_1x1~2|") for c in later)
     assert controller.snapshot().events[-1].note == "1x1 on the last edge"
-    duo.wait_for_contains_text(f"#{ids.HISTORY}", "1x1 on the last edge", timeout=10)
+    duo.wait_for_contains_text(f"#{graph.HISTORY}", "1x1 on the last edge", timeout=10)
 
     # refused: pruning the pinned (only) op shows a message and changes nothing
-    duo.find_elements(f"#{ids.CLICK_MODE} input")[0].click()
+    duo.find_elements(f"#{graph.CLICK_MODE} input")[0].click()
     duo.find_element(_chip(5, "nor_conv_1x1")).click()
     duo.wait_for_element(f"#{ids.ALERT} .error", timeout=10)
     assert controller.snapshot().mask.state(5, "nor_conv_1x1") == "pinned"
     # undo the pin
-    duo.find_element(f"#{ids.UNDO}").click()
+    duo.find_element(f"#{graph.UNDO}").click()
     until(lambda: controller.snapshot().mask.state(5, "nor_conv_1x1") == "allowed", timeout=20)
 
 
@@ -128,11 +129,11 @@ def test_inspector_opens_from_the_embedding(served) -> None:
     duo, controller = served
     _start(duo, controller, min_n=4)
     until(lambda: controller.layout()[0] is not None, timeout=60)
-    until(lambda: len(duo.find_elements(f"#{ids.EMBEDDING} .main-svg")) >= 1, 30)
+    until(lambda: len(duo.find_elements(f"#{embedding.EMBEDDING} .main-svg")) >= 1, 30)
     # bad input first: an unknown arch string is refused visibly
-    box = duo.find_element(f"#{ids.ARCH_INPUT}")
+    box = duo.find_element(f"#{inspector.ARCH_INPUT}")
     box.send_keys("|conv_9x9~0|+|nothing|")
-    duo.find_element(f"#{ids.INSPECT_BTN}").click()
+    duo.find_element(f"#{inspector.INSPECT_BTN}").click()
     duo.wait_for_contains_text(f"#{ids.ALERT}", "unknown architecture", timeout=10)
     # click an evaluated point (the same event Plotly emits on a real click)
     until(
@@ -148,11 +149,11 @@ def test_inspector_opens_from_the_embedding(served) -> None:
         "return g.data[2].customdata[0];"
     )
     arch = controller.space.to_string(controller.space.from_index(int(idx)))
-    until(lambda: duo.find_element(f"#{ids.ARCH_INPUT}").get_attribute("value") == arch, 20)
-    duo.wait_for_contains_text(f"#{ids.INSPECT_SCORES}", "percentile", timeout=20)
+    until(lambda: duo.find_element(f"#{inspector.ARCH_INPUT}").get_attribute("value") == arch, 20)
+    duo.wait_for_contains_text(f"#{inspector.INSPECT_SCORES}", "percentile", timeout=20)
     # the one-edit attribution arrives from the background worker
-    until(lambda: len(duo.find_elements(f"#{ids.ATTRIBUTION} .bars .point")) >= 20, 120)
-    until(lambda: len(duo.find_elements(f"#{ids.ZICO_LAYERS} .bars .point")) >= 1, 60)
+    until(lambda: len(duo.find_elements(f"#{inspector.ATTRIBUTION} .bars .point")) >= 20, 120)
+    until(lambda: len(duo.find_elements(f"#{inspector.ZICO_LAYERS} .bars .point")) >= 1, 60)
     _shot(duo, 3, "inspector")
 
 

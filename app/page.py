@@ -1,0 +1,152 @@
+"""The page: a header with the run controls, the views' cards, and the page-level state.
+
+The header's callbacks are the page's own: the snapshot poll, the run commands (start,
+pause, resume, stop) and the classroom's hide/reveal of ground truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from app import ids
+from app.controller import InputError
+from app.viewmodel import proxy_names, strategy_catalogue
+from app.views.common import ViewContext, err, ok
+
+
+def header(vc: ViewContext) -> html.Header:
+    """Title, status line and run controls."""
+    defaults = vc.controller.defaults
+    strategies = [{"label": f"{s} — {desc}", "value": s} for s, desc in strategy_catalogue()]
+    proxies = [{"label": p, "value": p} for p in proxy_names()] + [
+        {"label": "ensemble (rank)", "value": "ensemble"}
+    ]
+    controls = html.Div(
+        [
+            html.Label(
+                [
+                    "strategy",
+                    dcc.Dropdown(strategies, defaults.strategy, id=ids.STRATEGY, clearable=False),
+                ]
+            ),
+            html.Label(
+                [
+                    "fitness proxy",
+                    dcc.Dropdown(proxies, defaults.proxy, id=ids.PROXY, clearable=False),
+                ]
+            ),
+            html.Label(
+                [
+                    "budget",
+                    dcc.Input(
+                        id=ids.BUDGET,
+                        type="text",
+                        value=str(defaults.budget),
+                        debounce=True,
+                        size="6",
+                    ),
+                ]
+            ),
+            html.Button("Start", id=ids.START, className="btn primary"),
+            html.Button("Pause", id=ids.PAUSE, className="btn"),
+            html.Button("Resume", id=ids.RESUME, className="btn"),
+            html.Button("Stop", id=ids.STOP, className="btn danger"),
+            dcc.Checklist(
+                [{"label": " hide ground truth (classroom)", "value": "hide"}],
+                [],
+                id=ids.HIDE_TRUTH,
+                className="inline",
+            ),
+            html.Button("Reveal", id=ids.REVEAL_TRUTH, className="btn small"),
+        ],
+        className="controls",
+    )
+    return html.Header([html.H1("nasnav"), html.Span(id=ids.STATUS, className="status"), controls])
+
+
+def build_layout(vc: ViewContext, views: Sequence[ModuleType], *, poll_ms: int = 1000) -> html.Div:
+    """The whole page: the header, one card per view, the poll and the stores.
+
+    Args:
+        vc: The view context.
+        views: View modules, in page order.
+        poll_ms: Snapshot polling interval.
+    """
+    return html.Div(
+        [
+            header(vc),
+            html.Div(id=ids.ALERT, className="alert", role="alert"),
+            html.Main([v.layout(vc) for v in views], className="grid"),
+            dcc.Interval(id=ids.POLL, interval=poll_ms),
+            dcc.Store(id=ids.VERSION, data=-1),
+            dcc.Store(id=ids.SELECTION, data=None),
+            dcc.Store(id=ids.INSPECT, data=None),
+        ],
+        className="page",
+    )
+
+
+def status_line(snap: Any) -> str:
+    """The header's one-line run status."""
+    if snap is None:
+        return "no run yet — choose settings and press Start"
+    return (
+        f"run {snap.run_id} · {snap.status} · {snap.n_evaluated}/{snap.config.budget} "
+        f"candidates · mask v{snap.mask_version} ({snap.mask.size():,} cells)"
+        + (f" · training {snap.training}" if snap.training else "")
+    )
+
+
+def register(app: Dash, vc: ViewContext) -> None:
+    """The header's callbacks."""
+    controller = vc.controller
+
+    @app.callback(
+        Output(ids.VERSION, "data"),
+        Output(ids.STATUS, "children"),
+        Input(ids.POLL, "n_intervals"),
+        State(ids.VERSION, "data"),
+    )
+    def poll(_n: int | None, version: Any) -> tuple[Any, Any]:
+        snap = controller.snapshot()
+        key = "none" if snap is None else f"{snap.run_id}:{snap.updated:.6f}"
+        return (no_update if key == version else key), status_line(snap)
+
+    @app.callback(
+        Output(ids.REVEAL_TRUTH, "n_clicks"),
+        Input(ids.HIDE_TRUTH, "value"),
+        prevent_initial_call=True,
+    )
+    def rehide(_hide: Any) -> int:
+        return 0  # ticking "hide ground truth" again hides it until the next Reveal
+
+    @app.callback(
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Input(ids.START, "n_clicks"),
+        Input(ids.PAUSE, "n_clicks"),
+        Input(ids.RESUME, "n_clicks"),
+        Input(ids.STOP, "n_clicks"),
+        State(ids.STRATEGY, "value"),
+        State(ids.PROXY, "value"),
+        State(ids.BUDGET, "value"),
+        prevent_initial_call=True,
+    )
+    def command(*args: Any) -> Any:
+        strategy, proxy, budget = args[-3:]
+        trig = ctx.triggered_id
+        if trig is None or not ctx.triggered or ctx.triggered[0].get("value") in (None, 0):
+            return no_update
+        actions = {
+            ids.START: lambda: controller.start(strategy=strategy, proxy=proxy, budget=budget),
+            ids.PAUSE: controller.pause,
+            ids.RESUME: controller.resume,
+            ids.STOP: controller.stop,
+        }
+        try:
+            return ok(actions[trig]())
+        except InputError as exc:
+            return err(str(exc))

@@ -1,0 +1,242 @@
+"""Snapshot → pandas: the candidates frame and the metric helpers every view uses."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nas_engine.analysis import OpImportance, op_importance, percentiles
+from nas_engine.proxies import DEFAULT_ENSEMBLE, list_proxies, proxy_class, rank_ensemble
+from nas_engine.runner import Snapshot
+from nas_engine.search_spaces import OpMask, SearchSpace
+from nas_engine.strategies import STRATEGIES, list_strategies
+
+#: Metrics that are not proxies, with their labels.
+EXTRA_METRICS = {
+    "fitness": "fitness",
+    "oneshot": "one-shot estimate (%)",
+    "trained_acc": "trained accuracy (%)",
+    "truth": "ground truth (%)",
+}
+TRUTH_METRICS = ("truth",)
+
+
+def all_metric_names() -> list[str]:
+    """Every metric a view can offer: the registered proxies, then the extras."""
+    return [*list_proxies(), *EXTRA_METRICS]
+
+
+def metric_label(metric: str) -> str:
+    """Display label of a metric or column."""
+    return EXTRA_METRICS.get(metric, metric)
+
+
+def strategy_catalogue() -> list[tuple[str, str]]:
+    """``(name, description)`` of every registered search strategy."""
+    return [(s, STRATEGIES.get(s).description) for s in list_strategies()]
+
+
+def proxy_names() -> list[str]:
+    """The registered proxies, in registry order."""
+    return list_proxies()
+
+
+def proxy_catalogue() -> list[dict[str, Any]]:
+    """One row per registered proxy: what it measures, which way is better, its cost."""
+    rows = []
+    for name in list_proxies():
+        cls = proxy_class(name)
+        rows.append(
+            {
+                "proxy": name,
+                "what it measures": cls.description,
+                "better": "higher" if cls.higher_is_better else "lower",
+                "data?": "yes" if cls.needs_data else "no",
+                "cost": getattr(cls, "cost", ""),
+            }
+        )
+    return rows
+
+
+def candidates_frame(snap: Snapshot | None, space: SearchSpace[Any]) -> pd.DataFrame:
+    """One row per evaluated candidate: scores, estimates, truth, ops and index.
+
+    Args:
+        snap: The snapshot (``None``: empty frame).
+        space: The search space.
+
+    Returns:
+        Columns ``seq, arch, index, mask_version, strategy, fitness, oneshot, trained_acc,
+        truth, error, created, seconds, e0..e{E-1}`` and one column per proxy score.
+    """
+    cols = [
+        "seq",
+        "arch",
+        "index",
+        "mask_version",
+        "strategy",
+        "fitness",
+        "oneshot",
+        "trained_acc",
+        "truth",
+        "error",
+        "created",
+        "seconds",
+    ]
+    if snap is None or not snap.candidates:
+        return pd.DataFrame(columns=cols + [f"e{e}" for e in range(space.num_edges)])
+    rows = []
+    for c in snap.candidates:
+        a = space.from_string(c.arch)
+        row: dict[str, Any] = {
+            "seq": c.seq,
+            "arch": c.arch,
+            "index": space.index(a),
+            "mask_version": c.mask_version,
+            "strategy": c.strategy,
+            "fitness": _f(c.fitness),
+            "oneshot": _f(c.oneshot),
+            "trained_acc": _f(c.trained_acc),
+            "truth": _f(c.truth),
+            "error": c.error,
+            "created": c.created,
+            "seconds": c.seconds,
+        }
+        for e, op in enumerate(space.ops_of(a)):
+            row[f"e{e}"] = op
+        for k, v in c.scores.items():
+            row[k] = _f(v)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _f(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def metric_options(df: pd.DataFrame, *, hide_truth: bool = False) -> list[str]:
+    """Metrics available for colouring/comparison: proxies present, then the extras."""
+    proxies = [p for p in list_proxies() if p in df.columns]
+    extras = [m for m in EXTRA_METRICS if m in df.columns and df[m].notna().any()]
+    if hide_truth:
+        extras = [m for m in extras if m not in TRUTH_METRICS]
+    return proxies + extras
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether larger values of ``metric`` are better."""
+    return proxy_class(metric).higher_is_better if metric in list_proxies() else True
+
+
+def metric_values(df: pd.DataFrame, metric: str) -> np.ndarray:
+    """Values of a metric column (``ensemble`` = rank ensemble of the default members)."""
+    if metric == "ensemble":
+        members = [m for m in DEFAULT_ENSEMBLE if m in df.columns]
+        if not members or df.empty:
+            return np.full(len(df), np.nan)
+        return rank_ensemble({m: df[m].to_numpy() for m in members}, members)
+    if metric not in df.columns:
+        return np.full(len(df), np.nan)
+    return df[metric].to_numpy(dtype=float)
+
+
+def chip_importance(
+    df: pd.DataFrame, metric: str, space: SearchSpace[Any]
+) -> dict[tuple[int, str], OpImportance]:
+    """Per (edge, op): how the candidates with that op score on ``metric``."""
+    if df.empty:
+        return {}
+    ok = df["error"].isna() if "error" in df.columns else np.ones(len(df), bool)
+    d = df[ok]
+    ops = d[[f"e{e}" for e in range(space.num_edges)]].to_numpy().tolist()
+    imp = op_importance(
+        ops,
+        metric_values(d, metric),
+        op_names=space.ops,
+        higher_is_better=higher_is_better(metric),
+    )
+    return {(i.edge, i.op): i for i in imp}
+
+
+def allowed_indices(space: SearchSpace[Any], mask: OpMask) -> np.ndarray:
+    """Boolean vector over all cells: does ``mask`` allow cell ``i``?"""
+    n_ops = len(space.ops)
+    allowed = np.ones(space.size, dtype=bool)
+    idx = np.arange(space.size)
+    for e in range(space.num_edges):
+        digit = (idx // n_ops ** (space.num_edges - 1 - e)) % n_ops
+        ok = np.array([op in mask.allowed(e) for op in space.ops])
+        allowed &= ok[digit]
+    return allowed
+
+
+def colour_values(values: np.ndarray, scale: str, *, higher: bool = True) -> np.ndarray:
+    """Map metric values for colouring: ``rank`` (percentile), ``log`` (signed log10) or
+    ``linear``. Undefined values stay ``nan``."""
+    v = np.asarray(values, dtype=float)
+    if scale == "rank":
+        out = percentiles(v, higher_is_better=higher)
+        out[~np.isfinite(v)] = np.nan
+        return out
+    if scale == "log":
+        return np.sign(v) * np.log10(1.0 + np.abs(v))
+    return v
+
+
+def correlation_matrix(df: pd.DataFrame, metrics: Sequence[str], method: str) -> pd.DataFrame:
+    """Spearman or Kendall correlation among ``metrics`` over the rows of ``df``."""
+    from scipy.stats import kendalltau, spearmanr
+
+    fn = spearmanr if method == "spearman" else kendalltau
+    out = pd.DataFrame(np.nan, index=list(metrics), columns=list(metrics))
+    for i, a in enumerate(metrics):
+        for b in metrics[i:]:
+            x, y = metric_values(df, a), metric_values(df, b)
+            ok = np.isfinite(x) & np.isfinite(y)
+            if ok.sum() >= 3 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0:
+                r = float(fn(x[ok], y[ok]).statistic)
+                out.loc[a, b] = out.loc[b, a] = r
+    return out
+
+
+def topk_overlap(df: pd.DataFrame, metrics: Sequence[str], k: int) -> pd.DataFrame:
+    """Fraction of shared cells among each pair of metrics' top-``k`` (each cell once)."""
+    df = df.drop_duplicates("arch", keep="last")
+    tops = {}
+    for m in metrics:
+        v = metric_values(df, m)
+        v = v if higher_is_better(m) else -v
+        v = np.where(np.isfinite(v), v, -np.inf)
+        tops[m] = set(df["arch"].to_numpy()[np.argsort(-v, kind="stable")[:k]])
+    out = pd.DataFrame(np.nan, index=list(metrics), columns=list(metrics))
+    kk = max(1, min(k, len(df)))
+    for a in metrics:
+        for b in metrics:
+            out.loc[a, b] = len(tops[a] & tops[b]) / kk
+    return out
+
+
+def score_percentiles(df: pd.DataFrame, arch: str, metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """Every metric of ``arch`` with its percentile among the evaluated cells."""
+    rows = []
+    hits = np.flatnonzero(df["arch"].to_numpy() == arch)
+    pos = int(hits[-1]) if len(hits) else None  # its latest evaluation
+    for m in metrics:
+        if pos is None:
+            rows.append({"metric": m, "value": math.nan, "percentile": math.nan})
+            continue
+        v = metric_values(df, m)
+        pct = percentiles(v, higher_is_better=higher_is_better(m))[pos]
+        val = float(v[pos])
+        rows.append(
+            {
+                "metric": m,
+                "value": val,
+                "percentile": 100 * pct if math.isfinite(val) else math.nan,
+            }
+        )
+    return rows

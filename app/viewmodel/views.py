@@ -1,0 +1,375 @@
+"""Per-view data: one pure function per view, snapshot data in, everything it draws out.
+
+The views only wire these to Plotly figures and Dash components, so each is tested
+without a browser.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.viewmodel.frame import (
+    EXTRA_METRICS,
+    allowed_indices,
+    chip_importance,
+    colour_values,
+    correlation_matrix,
+    higher_is_better,
+    metric_options,
+    metric_values,
+    score_percentiles,
+    topk_overlap,
+)
+from nas_engine.analysis import percentiles
+from nas_engine.runner import Snapshot
+from nas_engine.search_spaces import SearchSpace
+
+
+@dataclass(frozen=True)
+class EdgeView:
+    """One position of the supernet graph under the mask.
+
+    Args:
+        edge: Edge index.
+        allowed: Ops the mask allows there.
+        pinned: The pinned op, if any.
+    """
+
+    edge: int
+    allowed: tuple[str, ...]
+    pinned: str | None
+
+
+@dataclass(frozen=True)
+class ChipView:
+    """One steering chip: the op's mask state and how its candidates score.
+
+    Args:
+        state: ``allowed``, ``pruned`` or ``pinned``.
+        delta: Importance (percentile difference with/without the op; ``nan`` = unknown).
+        tip: Hover text.
+    """
+
+    state: str
+    delta: float
+    tip: str
+
+
+@dataclass(frozen=True)
+class GraphData:
+    """Data of the supernet graph & steering view.
+
+    Args:
+        edges: One :class:`EdgeView` per position.
+        chips: ``(edge, op)`` → :class:`ChipView`.
+        history: Latest steering events first, as ``(clock, text, note)``.
+        metric: The metric the chips are coloured by (``None``: no data yet).
+    """
+
+    edges: tuple[EdgeView, ...]
+    chips: Mapping[tuple[int, str], ChipView]
+    history: tuple[tuple[str, str, str], ...]
+    metric: str | None
+
+
+def graph_data(
+    snap: Snapshot | None,
+    df: pd.DataFrame,
+    space: SearchSpace[Any],
+    *,
+    metric: str | None,
+    selection: Sequence[int] | None = None,
+    hide_truth: bool = False,
+    history: int = 30,
+) -> GraphData:
+    """Mask state per position, chip states coloured by op importance, and the history.
+
+    Args:
+        snap: The snapshot (``None``: the full mask, nothing evaluated).
+        df: Its candidates frame.
+        space: The search space.
+        metric: Requested chip metric (falls back to fitness when the run lacks it).
+        selection: Cell indices (lasso): importance over these cells only.
+        hide_truth: Classroom mode (ground truth is not a metric then).
+        history: Number of latest events listed.
+    """
+    if selection and not df.empty:
+        df = df[df["index"].isin(selection)]
+    mask = snap.mask if snap is not None else space.full_mask()
+    opts = metric_options(df, hide_truth=hide_truth)
+    metric = metric if metric in opts else ("fitness" if "fitness" in opts else None)
+    imp = chip_importance(df, metric, space) if metric else {}
+    edges, chips = [], {}
+    for e in range(space.num_edges):
+        pinned = [op for op in space.ops if mask.state(e, op) == "pinned"]
+        edges.append(EdgeView(e, tuple(mask.allowed(e)), pinned[0] if pinned else None))
+        i, j = space.edges[e]
+        for op in space.ops:
+            state = mask.state(e, op)
+            info = imp.get((e, op))
+            tip = f"edge {e} ({i}→{j}) · {op} · {state}"
+            if info is not None and math.isfinite(info.mean_pct):
+                tip += f" · {info.count} candidates, mean percentile {100 * info.mean_pct:.0f}"
+            chips[(e, op)] = ChipView(state, info.delta if info is not None else math.nan, tip)
+    rows = []
+    for ev in reversed((snap.events if snap is not None else ())[-history:]):
+        what = (
+            f"{ev.action}"
+            + (f" e{ev.edge}" if ev.edge is not None else "")
+            + (f" {ev.op}" if ev.op else "")
+        )
+        rows.append(
+            (
+                time.strftime("%H:%M:%S", time.localtime(ev.time)),
+                f" {what} → v{ev.mask_version} ({ev.mask_after.size():,} cells)",
+                ev.note,
+            )
+        )
+    return GraphData(tuple(edges), chips, tuple(rows), metric)
+
+
+@dataclass(frozen=True)
+class EmbeddingData:
+    """Data of the embedding view (the 2-D layout itself comes from the controller).
+
+    Args:
+        allowed: Boolean per cell: inside the mask.
+        evaluated: Evaluated cells without errors (``index``, ``arch``).
+        colour: One colour value per evaluated row (``nan`` = undefined).
+        colour_label: Colour-bar title.
+        selected_index: The inspected cell's index, if any.
+        info: One line about the layout and coverage.
+    """
+
+    allowed: np.ndarray
+    evaluated: pd.DataFrame
+    colour: np.ndarray
+    colour_label: str
+    selected_index: int | None
+    info: str
+
+
+def embedding_data(
+    snap: Snapshot | None,
+    df: pd.DataFrame,
+    space: SearchSpace[Any],
+    *,
+    colour_by: str | None,
+    scale: str,
+    inspected: str | None = None,
+    hide_truth: bool = False,
+    method: str = "umap",
+) -> EmbeddingData:
+    """Which cells the mask allows, and the colour of every evaluated cell.
+
+    Args:
+        snap: The snapshot.
+        df: Its candidates frame.
+        space: The search space.
+        colour_by: Requested colour metric (falls back to fitness when missing).
+        scale: ``rank``, ``log`` or ``linear`` (see :func:`colour_values`).
+        inspected: Arch string of the inspected cell, to ring it.
+        hide_truth: Classroom mode.
+        method: The layout's method, for the info line.
+    """
+    mask = snap.mask if snap is not None else space.full_mask()
+    opts = metric_options(df, hide_truth=hide_truth)
+    colour_by = colour_by if colour_by in opts else ("fitness" if "fitness" in opts else None)
+    ok = df if df.empty else df[df["error"].isna()]
+    vals = metric_values(ok, colour_by) if colour_by else np.zeros(len(ok))
+    sel = None
+    if inspected:
+        try:
+            sel = space.index(space.from_string(inspected))
+        except ValueError:
+            sel = None
+    return EmbeddingData(
+        allowed=allowed_indices(space, mask),
+        evaluated=ok,
+        colour=colour_values(vals, scale, higher=higher_is_better(colour_by or "fitness")),
+        colour_label=f"{colour_by or '-'} ({scale})",
+        selected_index=sel,
+        info=f"{method.upper()} layout · {len(ok):,} evaluated of {space.size:,}",
+    )
+
+
+@dataclass(frozen=True)
+class ProgressData:
+    """Data of the search-progress view.
+
+    Args:
+        df: Candidates frame (the curves are drawn from it).
+        show_truth: Whether ground truth may be drawn.
+        curve: Supernet training curve as dicts.
+        best: The best cells by fitness (see :func:`best_rows`).
+        throughput: Candidates per minute, supernet step and training speed.
+    """
+
+    df: pd.DataFrame
+    show_truth: bool
+    curve: list[dict[str, float]]
+    best: pd.DataFrame
+    throughput: str
+
+
+def best_rows(df: pd.DataFrame, *, show_truth: bool, n: int = 8) -> pd.DataFrame:
+    """The ``n`` best candidates by fitness with their estimates (truth when shown)."""
+    cols = ["arch", "fitness", "oneshot", "trained_acc"] + (["truth"] if show_truth else [])
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    d = df[df["fitness"].notna()].sort_values("fitness", ascending=False).head(n)
+    return d[cols].reset_index(drop=True)
+
+
+def progress_data(snap: Snapshot | None, df: pd.DataFrame, *, show_truth: bool) -> ProgressData:
+    """Everything the progress view draws."""
+    curve = [dataclasses.asdict(p) for p in snap.supernet_curve] if snap is not None else []
+    thr = ""
+    if snap is not None:
+        ips = curve[-1]["images_per_s"] if curve else math.nan
+        thr = f"{snap.candidates_per_min:.1f} candidates/min · supernet step " + (
+            f"{snap.supernet_step}" + (f" · {ips:,.0f} img/s" if math.isfinite(ips) else "")
+        )
+    return ProgressData(df, show_truth, curve, best_rows(df, show_truth=show_truth), thr)
+
+
+@dataclass(frozen=True)
+class InspectorData:
+    """Data of the inspector about one cell.
+
+    Args:
+        arch: Canonical arch string.
+        ops: The op of every position.
+        rows: Every metric with its value and percentile (:func:`score_percentiles`).
+        evaluated: Whether the run evaluated this cell.
+        n_neighbours: Number of one-edit neighbours.
+    """
+
+    arch: str
+    ops: tuple[str, ...]
+    rows: list[dict[str, Any]]
+    evaluated: bool
+    n_neighbours: int
+
+
+def inspector_data(
+    df: pd.DataFrame, space: SearchSpace[Any], arch: str, *, hide_truth: bool = False
+) -> InspectorData:
+    """The cell's ops, and each metric with its percentile among the evaluated cells."""
+    a = space.from_string(arch)
+    metrics = metric_options(df, hide_truth=hide_truth)
+    rows = score_percentiles(df, arch, metrics) if not df.empty else []
+    return InspectorData(
+        arch=arch,
+        ops=tuple(space.ops_of(a)),
+        rows=rows,
+        evaluated=bool(len(df)) and arch in set(df["arch"]),
+        n_neighbours=len(space.neighbours(a)),
+    )
+
+
+def export_scores(df: pd.DataFrame, arch: str) -> tuple[dict[str, float], dict[str, Any]]:
+    """Proxy scores and estimates of ``arch``'s latest evaluation, for the export."""
+    hit = df[df["arch"] == arch] if not df.empty else df
+    if not len(hit):
+        return {}, {}
+    r = hit.iloc[-1]
+    scores = {m: float(r[m]) for m in metric_options(df) if m not in EXTRA_METRICS}
+    extra = {
+        k: (None if pd.isna(r[k]) else float(r[k])) for k in ("oneshot", "trained_acc", "truth")
+    }
+    return scores, extra
+
+
+@dataclass(frozen=True)
+class ComparisonData:
+    """Data of the proxy-comparison view.
+
+    Args:
+        info: What the comparison covers.
+        enough: At least 3 evaluated cells (else the view draws a message).
+        points: Cells with both metrics: ``x``, ``y`` (rank percentiles, 0–100), ``arch``.
+        x_label: Name of the x metric.
+        y_label: Name of the y metric.
+        corr: Rank correlation matrix among the metrics with data.
+        topk: Top-``k`` overlap matrix.
+        method: ``spearman`` or ``kendall``.
+        k: The ``k`` used.
+    """
+
+    info: str
+    enough: bool
+    points: pd.DataFrame
+    x_label: str
+    y_label: str
+    corr: pd.DataFrame
+    topk: pd.DataFrame
+    method: str
+    k: int
+
+
+def comparison_data(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    method: str,
+    k: Any,
+    selection: Sequence[int] | None = None,
+    hide_truth: bool = False,
+) -> ComparisonData:
+    """Two metrics on a rank scale, and all metrics' correlations and top-k overlaps.
+
+    Args:
+        df: Candidates frame.
+        x: Metric on the x axis.
+        y: Metric on the y axis.
+        method: ``spearman`` or ``kendall``.
+        k: Top-k size (text from the page; 10 when unreadable, at least 1).
+        selection: Cell indices (lasso) to restrict to.
+        hide_truth: Classroom mode.
+    """
+    opts = metric_options(df, hide_truth=hide_truth)
+    d = df if df.empty else df[df["error"].isna()]
+    if selection:
+        d = d[d["index"].isin(selection)]
+    info = f"{len(d):,} selected cells" if selection else f"all {len(d):,} evaluated cells"
+    try:
+        kk = max(1, int(k))
+    except (TypeError, ValueError):
+        kk = 10
+    empty = pd.DataFrame()
+    if len(d) < 3:
+        return ComparisonData(info, False, empty, x, y, empty, empty, method, kk)
+    xv = metric_values(d, x) if x in opts else np.full(len(d), np.nan)
+    yv = metric_values(d, y) if y in opts else np.full(len(d), np.nan)
+    xs = xv if higher_is_better(x) else -xv
+    ys = yv if higher_is_better(y) else -yv
+    both = np.isfinite(xs) & np.isfinite(ys)
+    points = pd.DataFrame(
+        {
+            "x": 100 * percentiles(xs[both]),
+            "y": 100 * percentiles(ys[both]),
+            "arch": d["arch"].to_numpy()[both],
+        }
+    )
+    metrics = [m for m in opts if m != "fitness" and np.isfinite(metric_values(d, m)).sum() >= 3]
+    return ComparisonData(
+        info=info,
+        enough=True,
+        points=points,
+        x_label=x,
+        y_label=y,
+        corr=correlation_matrix(d, metrics, method),
+        topk=topk_overlap(d, metrics, kk),
+        method=method,
+        k=kk,
+    )

@@ -1,0 +1,116 @@
+"""Embedding: every cell of the space in 2-D, evaluated ones coloured by a metric. A click
+inspects a cell; a lasso selection filters the other views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Dash, Input, Output, dcc, html, no_update
+
+from app import ids, plots
+from app.viewmodel import embedding_data
+from app.views.common import ViewContext, card, metric_dropdown
+
+TITLE = "Embedding"
+HELP = (
+    "All 15,625 cells laid out in 2-D (UMAP of one-hot encodings, cached on disk). Faint "
+    "points are not evaluated yet, grey ones are excluded by the mask, solid ones are "
+    "evaluated and coloured by the chosen metric. Box/lasso-select to filter the proxy "
+    "comparison; click a point to inspect it."
+)
+
+EMBEDDING = "embedding"
+COLOUR_BY = "colour-by"
+COLOUR_SCALE = "colour-scale"
+EMBED_INFO = "embedding-info"
+
+
+def layout(vc: ViewContext) -> html.Div:
+    """The card."""
+    return card(
+        TITLE,
+        HELP,
+        html.Div(
+            [
+                metric_dropdown(COLOUR_BY, "fitness", label="colour by"),
+                dcc.RadioItems(
+                    [
+                        {"label": " rank", "value": "rank"},
+                        {"label": " log", "value": "log"},
+                        {"label": " linear", "value": "linear"},
+                    ],
+                    "rank",
+                    id=COLOUR_SCALE,
+                    inline=True,
+                ),
+                html.Span(id=EMBED_INFO, className="muted"),
+            ],
+            className="row",
+        ),
+        dcc.Graph(id=EMBEDDING, config={"displaylogo": False}),
+    )
+
+
+def register(app: Dash, vc: ViewContext) -> None:
+    """Wire the layout and colours to snapshots; clicks and selections to the stores."""
+
+    @app.callback(
+        Output(EMBEDDING, "figure"),
+        Output(EMBED_INFO, "children"),
+        Output(COLOUR_BY, "options"),
+        Input(ids.VERSION, "data"),
+        Input(COLOUR_BY, "value"),
+        Input(COLOUR_SCALE, "value"),
+        Input(ids.INSPECT, "data"),
+        Input(ids.HIDE_TRUTH, "value"),
+        Input(ids.REVEAL_TRUTH, "n_clicks"),
+    )
+    def update(_v: Any, colour_by: str, scale: str, inspected: Any, hide: Any, reveal: Any) -> Any:
+        xy, method = vc.controller.layout()
+        f = vc.frame(hide, reveal)
+        if xy is None:
+            msg = (
+                "computing the layout of all cells (UMAP, once; cached on disk)…"
+                if method == "pending"
+                else f"layout failed: {method}"
+            )
+            return plots.empty_figure(msg), msg, f.options
+        d = embedding_data(
+            f.snap,
+            f.df,
+            vc.space,
+            colour_by=colour_by,
+            scale=scale,
+            inspected=inspected,
+            hide_truth=f.hide_truth,
+            method=method,
+        )
+        fig = plots.embedding_figure(
+            xy,
+            allowed=d.allowed,
+            evaluated=d.evaluated,
+            colour=d.colour,
+            colour_label=d.colour_label,
+            selected_index=d.selected_index,
+        )
+        return fig, d.info, f.options
+
+    @app.callback(
+        Output(ids.SELECTION, "data"),
+        Input(EMBEDDING, "selectedData"),
+        prevent_initial_call=True,
+    )
+    def select(sel: Any) -> Any:
+        if not sel or not sel.get("points"):
+            return None
+        return sorted({int(p["customdata"]) for p in sel["points"] if "customdata" in p})
+
+    @app.callback(
+        Output(ids.INSPECT, "data", allow_duplicate=True),
+        Input(EMBEDDING, "clickData"),
+        prevent_initial_call=True,
+    )
+    def inspect(click: Any) -> Any:
+        if not click or not click.get("points"):
+            return no_update
+        return vc.controller.arch_of_index(int(click["points"][0]["customdata"]))

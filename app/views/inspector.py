@@ -1,0 +1,213 @@
+"""Architecture inspector: why a cell ranks high. Its scores with percentiles, the
+one-edit attribution, ZiCo's per-layer terms; train it from scratch or export it."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from app import ids, plots
+from app.controller import InputError
+from app.viewmodel import export_scores, inspector_data, metric_label, proxy_names
+from app.views.common import ViewContext, card, err, fmt, ok
+
+TITLE = "Architecture inspector"
+HELP = (
+    "Why does this cell rank high? Each proxy with its percentile among evaluated cells; "
+    "how the score and the ground truth change when one edge's op is swapped (computed in "
+    "the background, then cached); ZiCo's per-layer terms. Export as JSON or PyTorch."
+)
+
+ARCH_INPUT = "arch-input"
+INSPECT_BTN = "btn-inspect"
+TRAIN_BTN = "btn-train"
+INSPECT_CELL = "inspect-cell"
+INSPECT_SCORES = "inspect-scores"
+ATTRIBUTION = "attribution-graph"
+ATTR_METRIC = "attribution-metric"
+ZICO_LAYERS = "zico-layers-graph"
+INSPECT_POLL = "inspect-poll"
+EXPORT_JSON = "btn-export-json"
+EXPORT_PY = "btn-export-py"
+DOWNLOAD = "download"
+PLACEHOLDER = "click a point in the embedding, or paste an arch string"
+
+
+def layout(vc: ViewContext) -> html.Div:
+    """The card."""
+    proxy = vc.controller.defaults.proxy
+    return card(
+        TITLE,
+        HELP,
+        html.Div(
+            [
+                dcc.Input(
+                    id=ARCH_INPUT,
+                    type="text",
+                    debounce=True,
+                    className="arch-input",
+                    placeholder="|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|...|",
+                ),
+                html.Button("Inspect", id=INSPECT_BTN, className="btn"),
+                html.Button("Train from scratch", id=TRAIN_BTN, className="btn"),
+                html.Button("Export JSON", id=EXPORT_JSON, className="btn"),
+                html.Button("Export PyTorch", id=EXPORT_PY, className="btn"),
+                dcc.Download(id=DOWNLOAD),
+            ],
+            className="row",
+        ),
+        html.Div(
+            [
+                html.Div(
+                    [
+                        dcc.Graph(id=INSPECT_CELL, config={"displayModeBar": False}),
+                        html.Div(id=INSPECT_SCORES),
+                    ]
+                ),
+                html.Div(
+                    [
+                        html.Label(
+                            [
+                                "attribution metric ",
+                                dcc.Dropdown(
+                                    proxy_names(),
+                                    proxy if proxy != "ensemble" else "zico",
+                                    id=ATTR_METRIC,
+                                    clearable=False,
+                                    className="small-dd",
+                                ),
+                            ]
+                        ),
+                        dcc.Graph(id=ATTRIBUTION, config={"displayModeBar": False}),
+                        dcc.Graph(id=ZICO_LAYERS, config={"displayModeBar": False}),
+                    ]
+                ),
+            ],
+            className="two",
+        ),
+        dcc.Interval(id=INSPECT_POLL, interval=700, disabled=True),
+    )
+
+
+def _scores_table(rows: list[dict[str, Any]], *, evaluated: bool) -> Any:
+    if not rows or not evaluated:
+        return html.P(
+            "not evaluated in this run yet — its one-edit neighbours are scored "
+            "below; Train gives it a real accuracy",
+            className="muted",
+        )
+    head = html.Tr([html.Th("metric"), html.Th("value"), html.Th("percentile")])
+    body = [
+        html.Tr(
+            [
+                html.Td(metric_label(r["metric"])),
+                html.Td(fmt(r["value"])),
+                html.Td("—" if not math.isfinite(r["percentile"]) else f"{r['percentile']:.0f}"),
+            ]
+        )
+        for r in rows
+    ]
+    return html.Table([head, *body], className="scores")
+
+
+def _job_figure(job: Any, pending: str, draw: Any) -> dict[str, Any]:
+    if job.state == "done":
+        return draw(job.result)
+    if job.state == "error":
+        return plots.empty_figure(f"failed: {job.error}")
+    return plots.empty_figure(pending)
+
+
+def register(app: Dash, vc: ViewContext) -> None:
+    """Wire the arch box, the buttons and the background jobs."""
+    controller = vc.controller
+
+    @app.callback(
+        Output(ids.INSPECT, "data", allow_duplicate=True),
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Input(INSPECT_BTN, "n_clicks"),
+        Input(ARCH_INPUT, "n_submit"),
+        State(ARCH_INPUT, "value"),
+        prevent_initial_call=True,
+    )
+    def choose(_b: Any, _s: Any, text: str | None) -> Any:
+        try:
+            return controller.parse_arch(text), no_update
+        except InputError as exc:
+            return no_update, err(str(exc))
+
+    @app.callback(Output(ARCH_INPUT, "value"), Input(ids.INSPECT, "data"))
+    def show(arch: str | None) -> Any:
+        return arch if arch else no_update
+
+    @app.callback(
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Input(TRAIN_BTN, "n_clicks"),
+        State(ids.INSPECT, "data"),
+        prevent_initial_call=True,
+    )
+    def train(n: Any, arch: str | None) -> Any:
+        if not n:
+            return no_update
+        try:
+            return ok(controller.train(arch or ""))
+        except InputError as exc:
+            return err(str(exc))
+
+    @app.callback(
+        Output(INSPECT_CELL, "figure"),
+        Output(INSPECT_SCORES, "children"),
+        Output(ATTRIBUTION, "figure"),
+        Output(ZICO_LAYERS, "figure"),
+        Output(INSPECT_POLL, "disabled"),
+        Input(ids.INSPECT, "data"),
+        Input(ATTR_METRIC, "value"),
+        Input(INSPECT_POLL, "n_intervals"),
+        Input(ids.HIDE_TRUTH, "value"),
+        Input(ids.REVEAL_TRUTH, "n_clicks"),
+    )
+    def update(arch: str | None, metric: str, _n: Any, hide: Any, reveal: Any) -> Any:
+        if not arch:
+            blank = plots.empty_figure("")
+            return plots.empty_figure(PLACEHOLDER), "", blank, blank, True
+        f = vc.frame(hide, reveal)
+        d = inspector_data(f.df, vc.space, arch, hide_truth=f.hide_truth)
+        cell = plots.cell_figure(
+            vc.space.edges,
+            [plots.op_label(o) for o in d.ops],
+            colours=[plots.op_colour(o) for o in d.ops],
+        )
+        nb = controller.neighbours(arch, metric)
+        zl = controller.zico_layers(arch)
+        show_truth = not f.hide_truth and nb.state == "done"
+        show_truth = show_truth and any(math.isfinite(r["truth"] or math.nan) for r in nb.result)
+        attr = _job_figure(
+            nb,
+            f"scoring the {d.n_neighbours} one-edit neighbours on {metric} in the background…",
+            lambda rows: plots.attribution_figure(rows, metric, show_truth=show_truth),
+        )
+        zfig = _job_figure(zl, "computing per-layer ZiCo terms…", plots.zico_layers_figure)
+        pending = nb.state == "pending" or zl.state == "pending"
+        return cell, _scores_table(d.rows, evaluated=d.evaluated), attr, zfig, not pending
+
+    @app.callback(
+        Output(DOWNLOAD, "data"),
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Input(EXPORT_JSON, "n_clicks"),
+        Input(EXPORT_PY, "n_clicks"),
+        State(ids.INSPECT, "data"),
+        prevent_initial_call=True,
+    )
+    def export(_j: Any, _p: Any, arch: str | None) -> Any:
+        if not arch:
+            return no_update, err("inspect a cell first, then export it")
+        if ctx.triggered_id == EXPORT_PY:
+            name, text = controller.export_module(arch)
+        else:
+            scores, extra = export_scores(vc.frame().df, arch)
+            name, spec = controller.export_spec(arch, scores=scores, extra=extra)
+            text = json.dumps(spec, indent=2)
+        return dcc.send_string(text, name), ok(f"exported {name}")

@@ -1,0 +1,72 @@
+"""Search progress: best-so-far against evaluations and time, the supernet's training
+curve, throughput and the best cells."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Dash, Input, Output, dcc, html
+
+from app import ids, plots
+from app.viewmodel import progress_data
+from app.views.common import ViewContext, card, table
+
+TITLE = "Search progress"
+HELP = (
+    "Best-so-far fitness against evaluations and time, the supernet's training curve, and "
+    "throughput. Start creates a run (or continues the paused one with these settings)."
+)
+
+PROGRESS = "progress-graph"
+TIME_GRAPH = "time-graph"
+SUPERNET = "supernet-graph"
+THROUGHPUT = "throughput"
+BEST_TABLE = "best-table"
+
+
+def layout(vc: ViewContext) -> html.Div:
+    """The card."""
+    return card(
+        TITLE,
+        HELP,
+        html.Div(id=THROUGHPUT, className="muted"),
+        dcc.Graph(id=PROGRESS, config={"displayModeBar": False}),
+        html.Div(
+            [
+                dcc.Graph(id=TIME_GRAPH, config={"displayModeBar": False}),
+                dcc.Graph(id=SUPERNET, config={"displayModeBar": False}),
+            ],
+            className="two",
+        ),
+        html.Div(id=BEST_TABLE),
+    )
+
+
+def register(app: Dash, vc: ViewContext) -> None:
+    """Wire the curves and the table to snapshots."""
+
+    @app.callback(
+        Output(PROGRESS, "figure"),
+        Output(TIME_GRAPH, "figure"),
+        Output(SUPERNET, "figure"),
+        Output(BEST_TABLE, "children"),
+        Output(THROUGHPUT, "children"),
+        Input(ids.VERSION, "data"),
+        Input(ids.HIDE_TRUTH, "value"),
+        Input(ids.REVEAL_TRUTH, "n_clicks"),
+    )
+    def update(_v: Any, hide: Any, reveal: Any) -> Any:
+        f = vc.frame(hide, reveal)
+        d = progress_data(f.snap, f.df, show_truth=not f.hide_truth)
+        best = (
+            ""
+            if f.df.empty
+            else html.Div(table(d.best, cls="best", mono=("arch",)), className="scroll-x")
+        )
+        return (
+            plots.progress_figure(d.df, show_truth=d.show_truth),
+            plots.time_figure(d.df),
+            plots.supernet_figure(d.curve),
+            best,
+            d.throughput,
+        )

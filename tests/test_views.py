@@ -1,0 +1,177 @@
+"""Each view's data function on a hand-made run, without a browser or a search."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.viewmodel import (
+    candidates_frame,
+    comparison_data,
+    embedding_data,
+    graph_data,
+    inspector_data,
+    progress_data,
+)
+from nas_engine.runner import CurvePoint, SearchConfig, Snapshot
+from nas_engine.search_spaces import create_space
+from nas_engine.steering import Steering
+from nas_engine.storage import CandidateRecord
+
+SPACE = create_space("nb201")
+OPS = SPACE.ops
+
+
+def _by_ops(ops: tuple[str, ...]) -> str:
+    (i, j, k, l, m, n) = ops
+    return f"|{i}~0|+|{j}~0|{k}~1|+|{l}~0|{m}~1|{n}~2|"
+
+
+def _run(*, truth: bool = True) -> tuple[Snapshot, pd.DataFrame, list[str]]:
+    """Twelve cells whose zico is high exactly when edge 1 holds nor_conv_3x3, a prune of
+    ``none`` on edge 0 and a pin of nor_conv_1x1 on edge 5 with a note."""
+    rng = np.random.default_rng(0)
+    steering = Steering(SPACE.full_mask())
+    steering.apply("prune", 0, "none", note="")
+    steering.apply("pin", 5, "nor_conv_1x1", note="1x1 last")
+    cands, archs = [], []
+    for seq in range(12):
+        ops = [OPS[int(x)] for x in rng.integers(1, 5, size=6)]
+        ops[1] = "nor_conv_3x3" if seq % 2 else "avg_pool_3x3"
+        ops[5] = "nor_conv_1x1"
+        arch = _by_ops(tuple(ops))
+        archs.append(arch)
+        zico = 100.0 + seq if seq % 2 else 10.0 + seq
+        cands.append(
+            CandidateRecord(
+                seq=seq,
+                arch=arch,
+                mask_version=2,
+                strategy="random",
+                scores={"zico": zico, "naswot": float(seq), "params": float(12 - seq)},
+                fitness=zico,
+                oneshot=50.0 + seq,
+                truth=80.0 + seq if truth else None,
+                created=1000.0 + seq,
+                seconds=0.5,
+            )
+        )
+    snap = Snapshot(
+        run_id=1,
+        status="running",
+        config=SearchConfig(budget=50),
+        mask=steering.mask,
+        mask_version=steering.version,
+        candidates=tuple(cands),
+        events=tuple(steering.events),
+        supernet_curve=(CurvePoint(10, time.time(), 2.0, 30.0, 0.05, 1234.0),),
+        train_curves={},
+        best=None,
+        supernet_step=10,
+        candidates_per_min=6.0,
+        message=None,
+        updated=time.time(),
+    )
+    return snap, candidates_frame(snap, SPACE), archs
+
+
+def test_graph_data_mask_chips_and_history() -> None:
+    snap, df, _ = _run()
+    d = graph_data(snap, df, SPACE, metric="zico")
+    assert d.metric == "zico"
+    assert "none" not in d.edges[0].allowed and d.edges[0].pinned is None
+    assert d.edges[5].pinned == "nor_conv_1x1" and d.edges[5].allowed == ("nor_conv_1x1",)
+    assert d.chips[(0, "none")].state == "pruned"
+    assert d.chips[(5, "nor_conv_1x1")].state == "pinned"
+    assert len(d.chips) == len(OPS) * SPACE.num_edges
+    # conv3x3 on edge 1 is in every high-zico cell: the largest possible effect
+    assert d.chips[(1, "nor_conv_3x3")].delta == pytest.approx(6 / 11)
+    assert d.chips[(1, "avg_pool_3x3")].delta < 0
+    assert math.isnan(d.chips[(1, "none")].delta)  # no candidate has it
+    assert "6 candidates" in d.chips[(1, "nor_conv_3x3")].tip
+    # newest event first, with its note
+    assert [h[1].split()[0] for h in d.history] == ["pin", "prune"]
+    assert d.history[0][2] == "1x1 last"
+    # a metric the run lacks falls back to fitness; truth is no metric when hidden
+    assert graph_data(snap, df, SPACE, metric="fisher").metric == "fitness"
+    assert graph_data(snap, df, SPACE, metric="truth", hide_truth=True).metric == "fitness"
+    # the lasso selection restricts the importance to the selected cells
+    sel = [int(i) for i in df["index"].iloc[:4]]
+    small = graph_data(snap, df, SPACE, metric="zico", selection=sel)
+    assert "2 candidates" in small.chips[(1, "nor_conv_3x3")].tip
+
+
+def test_graph_data_before_any_run() -> None:
+    d = graph_data(None, candidates_frame(None, SPACE), SPACE, metric="fitness")
+    assert d.metric is None and d.history == ()
+    assert all(e.allowed == OPS for e in d.edges)
+    assert all(c.state == "allowed" and math.isnan(c.delta) for c in d.chips.values())
+
+
+@pytest.mark.parametrize("metric", ["zico", "naswot", "params", "oneshot", "truth"])
+def test_embedding_colours_are_the_chosen_metric(metric: str) -> None:
+    snap, df, archs = _run()
+    d = embedding_data(snap, df, SPACE, colour_by=metric, scale="linear", inspected=archs[3])
+    np.testing.assert_array_equal(d.colour, df[metric].to_numpy(dtype=float))
+    assert d.colour_label == f"{metric} (linear)"
+    assert d.selected_index == SPACE.index(SPACE.from_string(archs[3]))
+    assert d.allowed.sum() == snap.mask.size()
+    assert d.info.endswith(f"12 evaluated of {SPACE.size:,}")
+
+
+def test_embedding_rank_scale_and_fallbacks() -> None:
+    snap, df, _ = _run(truth=False)
+    d = embedding_data(snap, df, SPACE, colour_by="naswot", scale="rank")
+    np.testing.assert_allclose(d.colour, np.arange(12) / 11)
+    d = embedding_data(snap, df, SPACE, colour_by="truth", scale="linear", inspected="|bad|")
+    np.testing.assert_array_equal(d.colour, df["fitness"].to_numpy(dtype=float))
+    assert d.selected_index is None
+
+
+def test_progress_data_best_table_and_throughput() -> None:
+    snap, df, archs = _run()
+    d = progress_data(snap, df, show_truth=True)
+    assert list(d.best.columns) == ["arch", "fitness", "oneshot", "trained_acc", "truth"]
+    assert len(d.best) == 8 and d.best["fitness"].is_monotonic_decreasing
+    assert d.best["arch"].iloc[0] == archs[11]  # zico 111, the highest fitness
+    assert d.curve[0]["images_per_s"] == 1234.0
+    assert d.throughput == "6.0 candidates/min · supernet step 10 · 1,234 img/s"
+    hidden = progress_data(snap, df, show_truth=False)
+    assert "truth" not in hidden.best.columns
+    empty = progress_data(None, candidates_frame(None, SPACE), show_truth=True)
+    assert empty.best.empty and empty.throughput == "" and empty.curve == []
+
+
+def test_inspector_data_percentiles() -> None:
+    _snap, df, archs = _run()
+    d = inspector_data(df, SPACE, archs[11])
+    assert d.evaluated and d.n_neighbours == 24
+    assert d.ops == SPACE.ops_of(SPACE.from_string(archs[11]))
+    rows = {r["metric"]: r for r in d.rows}
+    assert rows["zico"]["percentile"] == 100 and rows["zico"]["value"] == 111.0
+    assert rows["params"]["percentile"] == 0  # the smallest
+    assert "truth" in rows and "truth" not in {
+        r["metric"] for r in inspector_data(df, SPACE, archs[11], hide_truth=True).rows
+    }
+    other = _by_ops(("none",) * 6)
+    assert not inspector_data(df, SPACE, other).evaluated
+
+
+def test_comparison_data_ranks_correlations_and_topk() -> None:
+    _snap, df, _archs = _run()
+    d = comparison_data(df, x="naswot", y="params", method="spearman", k="abc")
+    assert d.enough and d.k == 10 and d.info == "all 12 evaluated cells"
+    np.testing.assert_allclose(d.points["x"], 100 * np.arange(12) / 11)
+    np.testing.assert_allclose(d.points["y"], 100 - 100 * np.arange(12) / 11)
+    assert d.corr.loc["naswot", "params"] == pytest.approx(-1.0)
+    assert "fitness" not in d.corr.index and "truth" in d.corr.index
+    assert d.topk.loc["naswot", "naswot"] == 1.0
+    hidden = comparison_data(df, x="naswot", y="truth", method="kendall", k=3, hide_truth=True)
+    assert "truth" not in hidden.corr.index and hidden.points.empty and hidden.k == 3
+    sel = [int(i) for i in df["index"].iloc[:2]]
+    few = comparison_data(df, x="zico", y="naswot", method="spearman", k=5, selection=sel)
+    assert not few.enough and few.info == "2 selected cells"
