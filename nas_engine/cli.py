@@ -513,6 +513,32 @@ def _best_table(snap: Any, top: int = 10) -> str:
 @click.option("--benchmark", default=None, metavar="SPEC", help="Ground truth csv:PATH[:COLUMN].")
 @click.option("--max-flops", type=float, default=None, help="FLOPs budget (millions).")
 @click.option("--max-params", type=float, default=None, help="Parameter budget (millions).")
+@click.option(
+    "--latency",
+    default=None,
+    metavar="csv:PATH:DEVICE",
+    help="Latency table (ms per cell on DEVICE), e.g. HW-NAS-Bench's.",
+)
+@click.option("--max-latency", type=float, default=None, help="Latency budget (ms).")
+@click.option(
+    "--warmup",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Zero-cost warm-up pool of the evolutionary strategies (0: off).",
+)
+@click.option(
+    "--move-p",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Zero-cost move proposal, random move with this probability (off when absent).",
+)
+@click.option(
+    "--cheap-proxy",
+    default="synflow",
+    show_default=True,
+    help="Proxy behind warm-up and move proposal.",
+)
 @click.option("--no-supernet", is_flag=True, help="Skip the supernet (proxies only).")
 @click.option(
     "--train-top-k",
@@ -551,6 +577,11 @@ def search(
     benchmark: str | None,
     max_flops: float | None,
     max_params: float | None,
+    latency: str | None,
+    max_latency: float | None,
+    warmup: int,
+    move_p: float | None,
+    cheap_proxy: str,
     no_supernet: bool,
     train_top_k: int,
     resume_id: int | None,
@@ -594,6 +625,11 @@ def search(
                 benchmark=benchmark,
                 max_flops=max_flops,
                 max_params=max_params,
+                latency=latency,
+                max_latency=max_latency,
+                warmup=warmup,
+                move_p=move_p,
+                cheap_proxy=cheap_proxy,
                 supernet=not no_supernet,
                 train_top_k=train_top_k,
             )

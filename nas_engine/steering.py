@@ -1,14 +1,17 @@
-"""Steering: the user's prune/pin actions on the op mask, as an undoable event history."""
+"""Steering: the user's prune/pin actions on the op mask and changes of the resource
+budget, as an undoable event history."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nas_engine.resources import ResourceBudget
 from nas_engine.search_spaces import MaskError, OpMask
 
-ACTIONS = ("prune", "pin", "unpin", "restore", "reset", "undo")
+ACTIONS = ("prune", "pin", "unpin", "restore", "reset", "undo", "budget")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,9 @@ class SteeringEvent:
         mask_after: Mask after the action.
         mask_version: Version number of ``mask_after`` (increments by one per event).
         undoes: For an undo, the ``seq`` of the event it reverted.
+        budget_before: Resource budget before the action (``None`` in runs older than
+            budgets: unchanged).
+        budget_after: Resource budget after it.
     """
 
     seq: int
@@ -38,6 +44,8 @@ class SteeringEvent:
     mask_after: OpMask
     mask_version: int
     undoes: int | None = None
+    budget_before: ResourceBudget | None = None
+    budget_after: ResourceBudget | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -52,6 +60,8 @@ class SteeringEvent:
             "mask_after": self.mask_after.to_dict(),
             "mask_version": self.mask_version,
             "undoes": self.undoes,
+            "budget_before": _budget_dict(self.budget_before),
+            "budget_after": _budget_dict(self.budget_after),
         }
 
     @classmethod
@@ -68,24 +78,49 @@ class SteeringEvent:
             mask_after=OpMask.from_dict(d["mask_after"]),
             mask_version=int(d["mask_version"]),
             undoes=d.get("undoes"),
+            budget_before=_budget(d.get("budget_before")),
+            budget_after=_budget(d.get("budget_after")),
         )
 
 
+def _budget_dict(b: ResourceBudget | None) -> dict[str, Any] | None:
+    return None if b is None else b.to_dict()
+
+
+def _budget(d: dict[str, Any] | None) -> ResourceBudget | None:
+    return None if d is None else ResourceBudget.from_dict(d)
+
+
 class Steering:
-    """Applies steering commands to a mask and keeps the history.
+    """Applies steering commands to a mask and a resource budget, and keeps the history.
 
     Thread safety: not locked; the search session serialises access.
 
     Args:
         mask: Initial mask.
         events: Earlier events (when resuming a run).
+        budget: Initial resource budget.
+        check: Called with ``(mask, budget)`` before an action is accepted; it raises
+            (e.g. :class:`~nas_engine.resources.BudgetError`) when no cell would be left.
     """
 
-    def __init__(self, mask: OpMask, events: tuple[SteeringEvent, ...] = ()) -> None:
+    def __init__(
+        self,
+        mask: OpMask,
+        events: tuple[SteeringEvent, ...] = (),
+        *,
+        budget: ResourceBudget | None = None,
+        check: Callable[[OpMask, ResourceBudget], object] | None = None,
+    ) -> None:
         self.initial = mask
         self.events: list[SteeringEvent] = list(events)
         self.mask = events[-1].mask_after if events else mask
         self.version = events[-1].mask_version if events else 0
+        self.budget = budget or ResourceBudget()
+        for e in self.events:
+            if e.budget_after is not None:
+                self.budget = e.budget_after
+        self.check = check
         # stack of seqs that an undo may still revert
         self._undoable: list[int] = []
         for e in self.events:
@@ -98,6 +133,8 @@ class Steering:
     def preview(self, action: str, edge: int | None = None, op: str | None = None) -> OpMask:
         """Return the mask the action would produce, or raise :class:`MaskError`."""
         m = self.mask
+        if action == "budget":
+            return m
         if action == "prune":
             return m.prune(_edge(edge), _op(op))
         if action == "pin":
@@ -124,6 +161,7 @@ class Steering:
         *,
         note: str = "",
         now: float | None = None,
+        budget: ResourceBudget | None = None,
     ) -> SteeringEvent:
         """Apply a command and record it.
 
@@ -133,6 +171,7 @@ class Steering:
             op: Op name (prune/pin/restore).
             note: Optional free-text note.
             now: Timestamp (default: now).
+            budget: The new resource budget (``budget`` action only).
 
         Returns:
             The new :class:`SteeringEvent`.
@@ -141,25 +180,43 @@ class Steering:
             MaskError: The action is refused (the reason is in the message).
         """
         after = self.preview(action, edge, op)
+        new_budget = self._budget_after(action, budget)
+        if action == "budget" and new_budget == self.budget:
+            raise MaskError(f"the resource budget is already {self.budget.describe()}")
+        if self.check is not None:
+            self.check(after, new_budget)  # refuses a mask and budget that leave no cell
         undoes = self._undoable.pop() if action == "undo" else None
         self.version += 1
         event = SteeringEvent(
             seq=len(self.events),
             time=time.time() if now is None else now,
             action=action,
-            edge=edge if action not in ("reset", "undo") else None,
+            edge=edge if action not in ("reset", "undo", "budget") else None,
             op=op if action in ("prune", "pin", "restore") else None,
             note=str(note or ""),
             mask_before=self.mask,
             mask_after=after,
             mask_version=self.version,
             undoes=undoes,
+            budget_before=self.budget,
+            budget_after=new_budget,
         )
         if action != "undo":
             self._undoable.append(event.seq)
         self.events.append(event)
         self.mask = after
+        self.budget = new_budget
         return event
+
+    def _budget_after(self, action: str, budget: ResourceBudget | None) -> ResourceBudget:
+        if action == "budget":
+            if budget is None:
+                raise MaskError("the budget action needs a resource budget")
+            return budget
+        if action == "undo":
+            undone = self.events[self._undoable[-1]].budget_before
+            return self.budget if undone is None else undone
+        return self.budget
 
 
 def _edge(edge: int | None) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from nas_engine.proxies import list_proxies, resolve_proxy_names
 from nas_engine.proxies.suite import DEFAULT_ENSEMBLE
+from nas_engine.resources import BudgetError, ResourceBudget, parse_latency_spec
 from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.strategies import STRATEGIES, list_strategies
 
@@ -46,8 +47,13 @@ class SearchConfig:
         checkpoint_every: Supernet steps between checkpoints.
         population_size: Population size of evolutionary strategies.
         sample_size: Tournament size of aging evolution.
-        max_flops: Optional FLOPs budget (millions) for candidates.
-        max_params: Optional parameter budget (millions) for candidates.
+        max_flops: Optional FLOPs budget (millions, of the proxy network) for candidates.
+        max_params: Optional parameter budget (millions, of the proxy network).
+        max_latency: Optional latency budget (ms on the ``latency`` table's device).
+        latency: Latency table ``csv:PATH:DEVICE`` (needed by ``max_latency``).
+        warmup: Zero-cost warm-up pool of evolutionary strategies (0: off).
+        move_p: Random-move probability of zero-cost move proposal (``None``: off).
+        cheap_proxy: The proxy behind warm-up and move proposal.
         benchmark: Ground-truth spec (``csv:PATH[:COLUMN]``) or ``None``.
         train_top_k: Train the best k candidates from scratch when the budget is reached.
         train_epochs: Epochs of those trainings.
@@ -80,6 +86,11 @@ class SearchConfig:
     sample_size: int = 5
     max_flops: float | None = None
     max_params: float | None = None
+    max_latency: float | None = None
+    latency: str | None = None
+    warmup: int = 0
+    move_p: float | None = None
+    cheap_proxy: str = "synflow"
     benchmark: str | None = None
     train_top_k: int = 0
     train_epochs: int = 6
@@ -98,6 +109,17 @@ class SearchConfig:
         resolve_proxy_names(list(self.ensemble))
         if self.steps_per_candidate < 0 or self.population_size < 2:
             raise CommandError("steps_per_candidate must be >= 0 and population_size >= 2")
+        self.resource_budget()  # raises on a non-positive limit
+        if self.max_latency is not None and not self.latency:
+            raise CommandError("max_latency needs a latency table: latency=csv:PATH:DEVICE")
+        if self.latency:
+            try:
+                parse_latency_spec(self.latency)
+            except BudgetError as exc:
+                raise CommandError(str(exc)) from None
+        if self.warmup < 0 or (self.move_p is not None and not 0.0 <= self.move_p <= 1.0):
+            raise CommandError("warmup must be >= 0 and move_p in [0, 1] (or None)")
+        resolve_proxy_names([self.cheap_proxy])
         if STRATEGIES.get(self.strategy).fitness == "oneshot" and not self.supernet:  # type: ignore[attr-defined]
             raise CommandError(f"strategy {self.strategy!r} needs the supernet (supernet=True)")
 
@@ -129,6 +151,17 @@ class SearchConfig:
         if n > MAX_BUDGET:
             raise CommandError(f"budget {n} is larger than this tool allows ({MAX_BUDGET:,})")
         return n
+
+    def resource_budget(self) -> ResourceBudget:
+        """The initial resource budget (steering may change it during the run).
+
+        Raises:
+            CommandError: A limit that is not a positive number.
+        """
+        try:
+            return ResourceBudget(self.max_flops, self.max_params, self.max_latency)
+        except BudgetError as exc:
+            raise CommandError(str(exc)) from None
 
     @property
     def all_proxies(self) -> list[str]:

@@ -1,67 +1,19 @@
-"""Evaluating one candidate: the FLOPs/params budget, its scores and its fitness."""
+"""Evaluating one candidate: its scores and its fitness."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nas_engine.benchmarks import GroundTruth
-from nas_engine.data import Dataset
 from nas_engine.proxies import ProxySuite
 from nas_engine.proxies.suite import percentile_fitness
 from nas_engine.runner.config import SearchConfig
-from nas_engine.search_spaces import SearchSpace
 from nas_engine.storage import CandidateRecord
 from nas_engine.supernet import SupernetTrainer
-from nas_engine.utils.complexity import complexity
-
-
-class ComplexityBudget:
-    """The optional FLOPs/params budget of a run; each cell's complexity is traced once.
-
-    Thread safety: owned by the session's thread.
-
-    Args:
-        space: The search space.
-        data: The dataset (input shape and classes of the traced network).
-    """
-
-    def __init__(self, space: SearchSpace[Any], data: Dataset) -> None:
-        self.space = space
-        self.data = data
-        self._cache: dict[str, tuple[float, float]] = {}
-
-    def allows(self, arch: Any, config: SearchConfig) -> bool:
-        """Whether ``arch``'s proxy network meets ``config``'s FLOPs and params limits.
-
-        Args:
-            arch: The cell.
-            config: Gives ``max_flops``/``max_params`` (millions) and the network size.
-
-        Returns:
-            ``True`` when no limit is set or every set limit is met.
-        """
-        if config.max_flops is None and config.max_params is None:
-            return True
-        key = self.space.to_string(arch)
-        if key not in self._cache:
-            c = complexity(
-                self.space.build(
-                    arch,
-                    num_classes=self.data.num_classes,
-                    in_channels=self.data.in_channels,
-                    C=config.proxy_C,
-                    N=config.proxy_N,
-                ),
-                self.data.input_shape,
-            )
-            self._cache[key] = (c.flops / 1e6, c.params / 1e6)
-        flops, params = self._cache[key]
-        return (config.max_flops is None or flops <= config.max_flops) and (
-            config.max_params is None or params <= config.max_params
-        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +33,32 @@ class Evaluation:
     oneshot: float | None
     truth: float | None
     error: str | None
+
+    def record(
+        self,
+        *,
+        seq: int,
+        arch: str,
+        mask_version: int,
+        strategy: str,
+        fitness: float | None,
+        seconds: float,
+    ) -> CandidateRecord:
+        """The stored form of this evaluation (created now)."""
+        return CandidateRecord(
+            seq=seq,
+            arch=arch,
+            mask_version=mask_version,
+            strategy=strategy,
+            scores=self.scores,
+            proxy_seconds=self.seconds,
+            fitness=fitness,
+            oneshot=self.oneshot,
+            truth=self.truth,
+            error=self.error,
+            created=time.time(),
+            seconds=seconds,
+        )
 
 
 def score_candidate(

@@ -12,6 +12,7 @@ import torch
 from nas_engine.data import Dataset
 from nas_engine.runner.config import SearchConfig
 from nas_engine.search_spaces import SearchSpace
+from nas_engine.storage import SQLiteStorage
 from nas_engine.training import CurvePoint as EpochPoint
 from nas_engine.training import TrainConfig, train_from_scratch
 
@@ -73,3 +74,16 @@ def train_cell(
         stop=threading.Event(),
     )
     return res.test_acc
+
+
+def store_epoch(storage: SQLiteStorage, run_id: int, arch: str, p: EpochPoint) -> None:
+    """Commit one epoch of a from-scratch training curve."""
+    storage.add_train_point(
+        run_id,
+        arch,
+        epoch=p.epoch,
+        train_loss=p.train_loss,
+        train_acc=p.train_acc,
+        val_acc=p.val_acc,
+        seconds=p.seconds,
+    )

@@ -29,12 +29,14 @@ import numpy as np
 from nas_engine.benchmarks import GroundTruth, load_ground_truth
 from nas_engine.data import Dataset, load_dataset
 from nas_engine.proxies import ProxySuite
+from nas_engine.resources import BudgetError, CostTable, Region, ResourceBudget
 from nas_engine.runner.config import CommandError, SearchConfig, check_proxy, check_strategy
-from nas_engine.runner.evaluation import ComplexityBudget, fitness, score_candidate
+from nas_engine.runner.evaluation import fitness, score_candidate
 from nas_engine.runner.ranking import best, top_archs
-from nas_engine.runner.scratch import train_cell
-from nas_engine.runner.snapshot import CurvePoint, Snapshot, SnapshotStore
-from nas_engine.runner.spos import make_trainer, train_chunk
+from nas_engine.runner.resources import RunResources, cache_dir, check_new_run
+from nas_engine.runner.scratch import store_epoch, train_cell
+from nas_engine.runner.snapshot import CurvePoint, Snapshot, SnapshotStore, wait_for
+from nas_engine.runner.spos import make_trainer, store_point, train_chunk
 from nas_engine.runner.strategy import make_strategy
 from nas_engine.search_spaces import MaskError, OpMask, create_space
 from nas_engine.steering import Steering
@@ -84,7 +86,7 @@ class SearchSession:
         self.truth: GroundTruth | None = (
             load_ground_truth(config.benchmark) if config.benchmark else None
         )
-        base = Path(storage.path).parent if storage.path != ":memory:" else Path("data")
+        base = cache_dir(storage).parent
         self.checkpoint_path = Path(checkpoint_dir or base / "checkpoints") / f"run_{run_id}.pt"
         self._lock = threading.RLock()
         self._queue: queue.Queue[_Cmd] = queue.Queue()
@@ -97,7 +99,13 @@ class SearchSession:
         # ------------------------------------------------------ state from storage
         self._candidates: list[CandidateRecord] = storage.candidates(run_id)
         events = tuple(storage.events(run_id))
-        self._steering = Steering(config.initial_mask(self.space), events)
+        self._res = RunResources(self.space, self.data, config, cache_dir=cache_dir(storage))
+        self._steering = Steering(
+            config.initial_mask(self.space),
+            events,
+            budget=config.resource_budget(),
+            check=self._res.check,
+        )
         self._curve = [CurvePoint(**p) for p in storage.supernet_curve(run_id)]
         self._train_curves = {
             a: tuple(MappingProxyType(p) for p in pts)
@@ -110,17 +118,12 @@ class SearchSession:
             self.space, self.data, config, checkpoint_path=self.checkpoint_path
         )
         self._rng = np.random.default_rng([config.seed, len(self._candidates)])
-        self._budget = ComplexityBudget(self.space, self.data)
         self._handlers: dict[str, Callable[[_Cmd], None]] = {
-            "start": self._on_start,
-            "resume": self._on_start,
-            "pause": self._on_pause,
-            "stop": self._on_stop,
-            "close": self._on_close,
+            "start": self._on_start, "resume": self._on_start, "pause": self._on_pause,
+            "stop": self._on_stop, "close": self._on_close, "config": self._on_config,
             "mask_changed": self._on_mask_changed,
-            "config": self._on_config,
             "train": lambda cmd: self._train(cmd.args["arch"]),
-        }
+        }  # fmt: skip
         self._t_start = time.time()
         self._n_at_start = len(self._candidates)
         self._thread = threading.Thread(
@@ -133,10 +136,11 @@ class SearchSession:
     @classmethod
     def create(cls, storage: SQLiteStorage, config: SearchConfig, **kwargs: Any) -> SearchSession:
         """Store a new run and return its (idle) session."""
-        try:  # check the initial mask before storing anything
-            config.initial_mask(create_space(config.space))
+        try:  # check the initial mask and resource budget before storing anything
+            data = check_new_run(config, data=kwargs.get("data"), cache_dir=cache_dir(storage))
         except MaskError as exc:
             raise CommandError(str(exc)) from None
+        kwargs["data"] = data
         run_id = storage.create_run(config.to_dict())
         return cls(storage, run_id, config, **kwargs)
 
@@ -154,8 +158,18 @@ class SearchSession:
 
     def _make_strategy(self, name: str) -> Strategy:
         return make_strategy(
-            name, self.space, self.config, history=self._candidates, mask=self._steering.mask
+            name,
+            self.space,
+            self.config,
+            history=self._candidates,
+            mask=self._region(),
+            scorer=self._res.cheap_scores,
         )
+
+    def _region(self) -> Region:
+        """The cells the next candidate may be: inside the mask and the resource budget."""
+        with self._lock:
+            return self._res.region(self._steering.mask, self._steering.budget)
 
     # ------------------------------------------------------------------- commands
     def start(self) -> None:
@@ -192,29 +206,39 @@ class SearchSession:
         self._submit("config", changes={"proxy": name})
 
     def steer(
-        self, action: str, edge: int | None = None, op: str | None = None, *, note: str = ""
+        self,
+        action: str,
+        edge: int | None = None,
+        op: str | None = None,
+        *,
+        note: str = "",
+        budget: ResourceBudget | None = None,
     ) -> OpMask:
-        """Prune, pin, unpin, restore, reset or undo; refused commands raise at once.
+        """Prune, pin, unpin, restore, reset, undo or change the resource budget; refused
+        commands raise at once.
 
         Args:
-            action: ``prune``, ``pin``, ``unpin``, ``restore``, ``reset`` or ``undo``.
+            action: ``prune``, ``pin``, ``unpin``, ``restore``, ``reset``, ``undo`` or
+                ``budget``.
             edge: Edge index.
             op: Op name.
             note: Optional free-text note stored with the event.
+            budget: The new resource budget (``budget`` only).
 
         Returns:
             The mask that will be in force for the next candidate.
 
         Raises:
-            MaskError: Refused (last op of an edge, unknown edge/op, nothing to undo...).
+            MaskError: Refused (last op of an edge, unknown edge/op, nothing to undo, a
+                mask and budget that leave no cell: :class:`BudgetError`...).
         """
         with self._lock:
             if self._status == "failed":
                 raise CommandError("this session failed; reopen the run to steer it")
-            event = self._steering.apply(action, edge, op, note=note)  # raises MaskError
+            event = self._steering.apply(action, edge, op, note=note, budget=budget)
             self.storage.add_event(self.run_id, event)  # committed before it is shown
             self._message = f"{event.action} accepted (mask v{event.mask_version}, " + (
-                f"{event.mask_after.size()} cells)"
+                f"{self._region().size:,} cells)"
             )
             self._publish()
         self._submit("mask_changed")
@@ -236,18 +260,16 @@ class SearchSession:
 
     def wait(self, cond: Any, timeout: float = 60.0, poll: float = 0.02) -> Snapshot:
         """Wait until ``cond(snapshot)`` is true; return that snapshot (tests, CLI)."""
-        deadline = time.time() + timeout
-        while True:
-            snap = self.snapshot()
-            if cond(snap):
-                return snap
-            if time.time() > deadline:
-                raise TimeoutError(f"condition not met within {timeout}s (status {snap.status})")
-            time.sleep(poll)
+        return wait_for(self.snapshot, cond, timeout=timeout, poll=poll)
 
     def snapshot(self) -> Snapshot:
         """The latest frozen snapshot."""
         return self._store.get()
+
+    def costs(self) -> CostTable:
+        """FLOPs, params (and latency) of every cell, as this run counts them (computed
+        once, then cached on disk; the next snapshots carry it)."""
+        return self._res.costs
 
     def _submit(self, name: str, **args: Any) -> None:
         if self._closed.is_set():
@@ -316,7 +338,7 @@ class SearchSession:
         self._closed.set()
 
     def _on_mask_changed(self, _cmd: _Cmd) -> None:
-        dropped = self._strategy.on_mask_change(self._mask())
+        dropped = self._strategy.on_mask_change(self._region())
         if dropped:
             self._message = f"mask v{self._steering.version}: {dropped} members dropped"
 
@@ -328,6 +350,7 @@ class SearchSession:
             self._strategy = self._make_strategy(self.config.strategy)
         if "proxy" in changes:
             self._suite = ProxySuite.for_config(self.space, self.config, data=self.data)
+        self._res.config = self.config
         if (
             "budget" in changes
             and self._status == "finished"
@@ -347,14 +370,7 @@ class SearchSession:
                 checkpoint_every=self.config.checkpoint_every,
             )
             if point is not None:
-                self.storage.add_supernet_point(
-                    self.run_id,
-                    step=point.step,
-                    loss=point.loss,
-                    acc=point.acc,
-                    lr=point.lr,
-                    images_per_s=point.images_per_s,
-                )
+                store_point(self.storage, self.run_id, point)  # committed before shown
                 self._curve.append(point)
             if self._status != "running":
                 self._publish()
@@ -373,22 +389,18 @@ class SearchSession:
         self._drain(block=False)
         return self._status == "running"
 
-    def _ask(self, mask: OpMask) -> Any:
-        for _ in range(200):
-            arch = self._strategy.ask(mask, self._rng)
-            if not mask.allows(self.space.ops_of(arch)):  # defensive: never evaluate
-                raise RuntimeError(f"strategy proposed {arch} outside the mask")
-            if self._budget.allows(arch, self.config):
-                return arch
-        raise CommandError("no cell inside the mask met the FLOPs/params budget in 200 draws")
+    def _ask(self, region: Region) -> Any:
+        arch = self._strategy.ask(region, self._rng)
+        if not region.allows(arch):  # defensive: never evaluate
+            raise RuntimeError(f"strategy proposed {arch} outside the mask or budget")
+        return arch
 
     def _evaluate_next(self) -> None:
         with self._lock:
-            mask = self._steering.mask
             version = self._steering.version
         try:
-            arch = self._ask(mask)
-        except CommandError as exc:
+            arch = self._ask(self._region())
+        except BudgetError as exc:
             self._message = str(exc)
             self._set_status("paused")
             return
@@ -400,18 +412,12 @@ class SearchSession:
         fit = fitness(
             ev, kind=self._strategy.fitness, config=self.config, history=self._candidates
         )
-        record = CandidateRecord(
+        record = ev.record(
             seq=len(self._candidates),
             arch=arch_s,
             mask_version=version,
             strategy=self.config.strategy,
-            scores=ev.scores,
-            proxy_seconds=ev.seconds,
             fitness=fit,
-            oneshot=ev.oneshot,
-            truth=ev.truth,
-            error=ev.error,
-            created=time.time(),
             seconds=time.perf_counter() - t0,
         )
         try:
@@ -445,15 +451,7 @@ class SearchSession:
         self._publish()
 
         def on_epoch(p: EpochPoint, curve: tuple[Mapping[str, float], ...]) -> None:
-            self.storage.add_train_point(
-                self.run_id,
-                arch_s,
-                epoch=p.epoch,
-                train_loss=p.train_loss,
-                train_acc=p.train_acc,
-                val_acc=p.val_acc,
-                seconds=p.seconds,
-            )
+            store_epoch(self.storage, self.run_id, arch_s, p)
             self._train_curves = {**self._train_curves, arch_s: curve}
             self._publish()
 
@@ -472,6 +470,7 @@ class SearchSession:
 
     def _publish_locked(self) -> None:
         cands = tuple(self._candidates)
+        budget = self._steering.budget
         top = best(cands, config=self.config, fitness_kind=self._strategy.fitness)
         elapsed = max(time.time() - self._t_start, 1e-9)
         self._store.set(
@@ -491,5 +490,7 @@ class SearchSession:
                 message=self._message,
                 updated=time.time(),
                 training=self._training,
+                budget=budget,
+                costs=self._res.costs if self._res.needed or budget.is_set else self._res.ready,
             )
         )

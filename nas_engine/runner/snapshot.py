@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+from nas_engine.resources import CostTable, ResourceBudget
 from nas_engine.runner.config import SearchConfig
 from nas_engine.search_spaces import OpMask
 from nas_engine.steering import SteeringEvent
@@ -55,6 +57,9 @@ class Snapshot:
         message: Last error or notice.
         updated: Unix time of the snapshot.
         training: Arch being trained from scratch, if any.
+        budget: Resource budget in force.
+        costs: FLOPs/params (and latency) of every cell, when the run has a budget or a
+            latency table (shared, not copied: treat as read-only).
     """
 
     run_id: int
@@ -72,6 +77,8 @@ class Snapshot:
     message: str | None
     updated: float
     training: str | None = None
+    budget: ResourceBudget = field(default_factory=ResourceBudget)
+    costs: CostTable | None = None
 
     @property
     def n_evaluated(self) -> int:
@@ -108,3 +115,25 @@ class SnapshotStore:
         """Count of published snapshots."""
         with self._lock:
             return self._version
+
+
+def wait_for(
+    get: Callable[[], Snapshot],
+    cond: Callable[[Snapshot], bool],
+    *,
+    timeout: float = 60.0,
+    poll: float = 0.02,
+) -> Snapshot:
+    """Poll ``get()`` until ``cond`` holds for a snapshot; return it.
+
+    Raises:
+        TimeoutError: Not within ``timeout`` seconds (the message gives the last status).
+    """
+    deadline = time.time() + timeout
+    while True:
+        snap = get()
+        if cond(snap):
+            return snap
+        if time.time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s (status {snap.status})")
+        time.sleep(poll)

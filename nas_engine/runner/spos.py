@@ -13,6 +13,7 @@ from nas_engine.data import Dataset
 from nas_engine.runner.config import SearchConfig
 from nas_engine.runner.snapshot import CurvePoint
 from nas_engine.search_spaces import OpMask, SearchSpace
+from nas_engine.storage import SQLiteStorage
 from nas_engine.supernet import SupernetConfig, SupernetTrainer
 
 
@@ -90,4 +91,16 @@ def train_chunk(
         acc=float(np.mean(accs)),
         lr=trainer.lr_at(trainer.step),
         images_per_s=imgs / dt,
+    )
+
+
+def store_point(storage: SQLiteStorage, run_id: int, point: CurvePoint) -> None:
+    """Commit a supernet curve point."""
+    storage.add_supernet_point(
+        run_id,
+        step=point.step,
+        loss=point.loss,
+        acc=point.acc,
+        lr=point.lr,
+        images_per_s=point.images_per_s,
     )

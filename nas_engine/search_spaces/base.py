@@ -124,6 +124,24 @@ class SearchSpace(abc.ABC, Generic[A]):
             digits.append(self.ops[r])
         return self.from_ops(digits[::-1])
 
+    def op_digits(self) -> np.ndarray:
+        """``(size, num_edges)`` array: the op index at every position of every cell, in
+        :meth:`index` order."""
+        idx = np.arange(self.size)
+        n = len(self.ops)
+        powers = n ** np.arange(self.num_edges - 1, -1, -1)
+        return (idx[:, None] // powers[None, :]) % n
+
+    def mask_vector(self, mask: OpMask | None = None) -> np.ndarray:
+        """Boolean per cell index: does ``mask`` allow the cell?"""
+        mask = self.check_mask(mask)
+        ok = np.ones(self.size, dtype=bool)
+        digits = self.op_digits()
+        for e in range(self.num_edges):
+            allowed = np.array([op in mask.allowed(e) for op in self.ops])
+            ok &= allowed[digits[:, e]]
+        return ok
+
     # ---------------------------------------------------------------------- sampling
     def enumerate(self, mask: OpMask | None = None) -> Iterator[A]:
         """Yield every cell inside the mask, in index order."""
