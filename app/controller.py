@@ -28,6 +28,7 @@ from nas_engine.data import Dataset, DatasetError, load_dataset
 from nas_engine.embedding import load_or_compute_layout
 from nas_engine.export import arch_spec, module_source
 from nas_engine.proxies import ProxySuite
+from nas_engine.resources import CostTable, ResourceBudget
 from nas_engine.runner import CommandError, SearchConfig, SearchSession, Snapshot
 from nas_engine.search_spaces import MaskError, SearchSpace, create_space
 from nas_engine.storage import SQLiteStorage
@@ -285,6 +286,63 @@ class AppController:
             raise InputError(str(exc)) from None
         return s.snapshot().message or f"{action} accepted"
 
+    def set_resource_budget(
+        self, *, max_flops: Any = None, max_params: Any = None, max_latency: Any = None,
+        note: str = "",
+    ) -> str:  # fmt: skip
+        """Change the live run's resource budget (blank = no limit), as a steering event.
+
+        Args:
+            max_flops: FLOPs limit in millions (number or text).
+            max_params: Parameter limit in millions.
+            max_latency: Latency limit in ms on the run's latency-table device.
+            note: Optional note stored with the event.
+
+        Returns:
+            The engine's acceptance message.
+
+        Raises:
+            InputError: No run, a value that is no positive number, or a budget that leaves
+                no cell of the mask (the message gives the nearest feasible value).
+        """
+        s = self._session
+        if s is None:
+            raise InputError("no run yet: press Start before setting a budget")
+        limits = {"max FLOPs": max_flops, "max params": max_params, "max latency": max_latency}
+        try:
+            budget = ResourceBudget(*(_limit(k, v) for k, v in limits.items()))
+            s.steer("budget", budget=budget, note=note)
+        except (MaskError, CommandError) as exc:
+            raise InputError(str(exc)) from None
+        return s.snapshot().message or "budget accepted"
+
+    def set_aids(self, *, warmup: Any, move_p: Any) -> str:
+        """Zero-cost warm-up pool and move-proposal probability (blank: off), for the live
+        run (its strategy is rebuilt) and for new runs.
+
+        Raises:
+            InputError: A pool that is no whole number >= 0, or a probability outside [0, 1].
+        """
+        try:
+            pool = int(str(warmup).strip() or 0) if warmup is not None else 0
+            p = None if move_p is None or str(move_p).strip() == "" else float(move_p)
+            self.defaults = dataclasses.replace(self.defaults, warmup=pool, move_p=p)
+            if self._session is not None:
+                self._session.set_aids(warmup=pool, move_p=p)
+        except (ValueError, CommandError) as exc:
+            msg = f"warm-up must be a whole number >= 0, move p in [0, 1]: {exc}"
+            raise InputError(msg) from None
+        on = [
+            f"warm-up pool {pool}" if pool else "",
+            f"move proposal p={p:g}" if p is not None else "",
+        ]
+        return "zero-cost aids: " + (", ".join(x for x in on if x) or "off")
+
+    def costs(self) -> CostTable | None:
+        """FLOPs, params (and latency) of every cell as the live run counts them."""
+        s = self._session
+        return s.costs() if s is not None else None
+
     def train(self, arch: str) -> str:
         """Queue a short training from scratch of ``arch``."""
         s = self._session
@@ -456,3 +514,17 @@ class AppController:
     def _run_key(self) -> int | None:
         """Cache scope: results depend on the live run's dataset and proxy network."""
         return self._session.run_id if self._session is not None else None
+
+
+def _limit(name: str, value: Any) -> float | None:
+    """A limit from the page: blank is no limit; anything else a positive number."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"{name} must be a positive number or blank, got {text!r}") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise InputError(f"{name} must be a positive number or blank, got {text!r}")
+    return v

@@ -211,3 +211,44 @@ def test_serve_refuses_bad_options_clearly(tmp_path: Path) -> None:
     res = runner.invoke(main, ["serve", "--set", "budget=0", "--db", str(tmp_path / "x.db")])
     assert res.exit_code != 0 and "budget" in res.output
     assert "--port" in runner.invoke(main, ["serve", "--help"]).output
+
+
+def test_budget_and_aids_through_the_controller(controller) -> None:
+    from nas_engine.resources import ResourceBudget
+
+    with pytest.raises(InputError, match="no run yet"):
+        controller.set_resource_budget(max_flops="5")
+    controller.start(strategy="evolution", proxy="zico", budget=60)
+    s = controller.session
+    s.wait(lambda sn: sn.n_evaluated >= 3, timeout=120)
+    costs = controller.costs()
+    assert costs is not None and len(costs.flops) == controller.space.size
+    for bad in ("-1", "ten", "0", "inf"):
+        with pytest.raises(InputError, match="max FLOPs must be a positive number"):
+            controller.set_resource_budget(max_flops=bad)
+    tiny = costs.flops.min() / 2
+    with pytest.raises(InputError, match=f"the smallest needs {costs.flops.min():.3g}"):
+        controller.set_resource_budget(max_flops=f"{tiny}")
+    with pytest.raises(InputError, match="latency table"):
+        controller.set_resource_budget(max_latency="3")
+    limit = float(np.quantile(costs.flops, 0.25))
+    msg = controller.set_resource_budget(max_flops=str(limit), max_params=" ")
+    assert "budget accepted" in msg
+    assert controller.snapshot().budget == ResourceBudget(max_flops=limit)
+    with pytest.raises(InputError, match="already"):
+        controller.set_resource_budget(max_flops=str(limit))
+    assert "warm-up pool 30, move proposal p=0.2" in controller.set_aids(warmup="30", move_p="0.2")
+    with pytest.raises(InputError, match="warm-up"):
+        controller.set_aids(warmup="-2", move_p="")
+    with pytest.raises(InputError, match="move p"):
+        controller.set_aids(warmup="0", move_p="2")
+    v = controller.snapshot().mask_version
+    snap = s.wait(lambda sn: sum(c.mask_version >= v for c in sn.candidates) >= 4, timeout=180)
+    assert snap.config.warmup == 30 and snap.config.move_p == 0.2
+    for c in snap.candidates:
+        if c.mask_version >= v:
+            assert (
+                costs.flops[controller.space.index(controller.space.from_string(c.arch))] <= limit
+            )
+    controller.steer("undo")
+    assert controller.snapshot().budget == ResourceBudget()

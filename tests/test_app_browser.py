@@ -180,3 +180,37 @@ def test_pause_resume_and_stop(served) -> None:
     m = controller.snapshot().n_evaluated
     time.sleep(1.5)
     assert controller.snapshot().n_evaluated == m
+
+
+def test_budget_control_and_pareto_view(served) -> None:
+    import numpy as np
+
+    from app.views import budget
+
+    duo, controller = served
+    _start(duo, controller, min_n=4)
+    box = duo.find_element(f"#{budget.MAX_FLOPS}")
+    box.send_keys("abc")
+    duo.find_element(f"#{budget.APPLY}").click()
+    duo.wait_for_contains_text(f"#{ids.ALERT}", "max FLOPs must be a positive number", 10)
+    limit = float(np.quantile(controller.costs().flops, 0.3))
+    duo.clear_input(box)
+    box.send_keys(f"{limit:.6f}")
+    duo.find_element(f"#{budget.APPLY}").click()
+    duo.wait_for_contains_text(f"#{ids.ALERT}", "budget accepted", timeout=10)
+    assert controller.snapshot().budget.max_flops == pytest.approx(limit, rel=1e-5)
+    duo.wait_for_contains_text(f"#{graph.HISTORY}", "budget ≤", timeout=10)
+    duo.wait_for_contains_text(f"#{budget.INFO}", "in force: ≤", timeout=10)
+    plot = f"document.querySelector('#{budget.PARETO} .js-plotly-plot')"
+    until(
+        lambda: duo.driver.execute_script(
+            f"const g={plot}; return g && g.layout.shapes && g.layout.shapes.length === 1 "
+            "&& g.data[2].name === 'Pareto front' && g.data[2].x.length >= 1;"
+        ),
+        timeout=30,
+    )
+    line = duo.driver.execute_script(f"return {plot}.layout.shapes[0].x0;")
+    assert line == pytest.approx(limit, rel=1e-5)
+    duo.find_element(f"#{graph.UNDO}").click()
+    until(lambda: not controller.snapshot().budget.is_set, timeout=20)
+    until(lambda: duo.driver.execute_script(f"return {plot}.layout.shapes.length === 0;"), 30)

@@ -224,3 +224,28 @@ def test_a_run_obeys_its_budget_and_budget_changes(tmp_path: Path) -> None:
         assert again.snapshot().budget == ResourceBudget(max_flops=limit)
     finally:
         again.close()
+
+
+def test_search_cli_refuses_bad_budgets_clearly(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nas_engine.cli import main
+    from tests.engine_helpers import tiny_overrides
+
+    csv = _latency_csv(tmp_path / "lat.csv")
+    base = ["search", "--dataset", "synthetic", "--db", str(tmp_path / "c.db"), "--budget", "3",
+            "--no-supernet", *tiny_overrides()]  # fmt: skip
+    cases = [
+        (["--latency", f"csv:{csv}:tpu", "--max-latency", "5"], "no device 'tpu'"),
+        (["--max-latency", "5"], "max_latency needs a latency table"),
+        (["--latency", f"csv:{csv}:raspi4", "--max-latency", "0.5"], "the smallest needs 1"),
+        (["--max-flops", "0.00001"], "no cell of the current mask fits 1e-05 MFLOPs"),
+        (["--max-flops", "-3"], "max_flops must be a positive number"),
+    ]
+    for extra, msg in cases:
+        r = CliRunner().invoke(main, [*base, *extra])
+        assert r.exit_code != 0 and msg in r.output, (extra, r.output)
+    ok = CliRunner().invoke(main, [*base, "--latency", f"csv:{csv}:raspi4", "--max-latency", "30",
+                                   "--warmup", "10", "--move-p", "0.2"])  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert "status finished: 3 candidates" in ok.output

@@ -175,3 +175,67 @@ def test_comparison_data_ranks_correlations_and_topk() -> None:
     sel = [int(i) for i in df["index"].iloc[:2]]
     few = comparison_data(df, x="zico", y="naswot", method="spearman", k=5, selection=sel)
     assert not few.enough and few.info == "2 selected cells"
+
+
+def _budget_run() -> tuple[Snapshot, pd.DataFrame, np.ndarray]:
+    import dataclasses
+
+    from nas_engine.resources import CostTable, ResourceBudget
+
+    costs = CostTable.compute(SPACE, num_classes=4, in_channels=3, input_shape=(3, 8, 8), C=4, N=1)
+    snap, df, _ = _run()
+    flops = costs.flops[df["index"].to_numpy(dtype=int)]
+    limit = float(np.median(flops))
+    snap = dataclasses.replace(snap, costs=costs, budget=ResourceBudget(max_flops=limit))
+    return snap, candidates_frame(snap, SPACE), flops
+
+
+def test_pareto_front_by_hand() -> None:
+    from app.viewmodel import pareto_front
+
+    cost = np.array([1.0, 2.0, 2.0, 3.0, 4.0, 0.5, np.nan])
+    value = np.array([5.0, 4.0, 7.0, 7.0, 9.0, np.nan, 10.0])
+    assert pareto_front(cost, value).tolist() == [True, False, True, False, True, False, False]
+
+
+def test_pareto_data_budget_line_and_in_budget() -> None:
+    from app.viewmodel import pareto_data
+
+    snap, df, flops = _budget_run()
+    d = pareto_data(snap, df, snap.costs, cost="flops", metric="zico")
+    assert d.message == "" and d.limit == snap.budget.max_flops and d.x_label == "FLOPs (M)"
+    np.testing.assert_allclose(np.sort(d.points["cost"]), np.sort(flops))
+    assert d.points["in_budget"].tolist() == (d.points["cost"] <= d.limit).tolist()
+    front = d.points[d.points["frontier"]].sort_values("cost")
+    assert front["value"].is_monotonic_increasing and len(front) >= 1
+    best = d.points.loc[d.points["value"].idxmax()]
+    assert bool(best["frontier"])  # the best cell is always on the front
+    assert "latency table" in pareto_data(snap, df, snap.costs, cost="latency", metric="x").message
+    assert "no run" in pareto_data(None, df, None, cost="flops", metric="zico").message
+
+
+def test_budget_shows_in_embedding_progress_and_history() -> None:
+    from app.viewmodel import best_in_budget_text
+
+    snap, df, flops = _budget_run()
+    e = embedding_data(snap, df, SPACE, colour_by="zico", scale="rank")
+    np.testing.assert_array_equal(e.in_budget, snap.costs.flops <= snap.budget.max_flops)
+    assert f"{int(e.in_budget.sum()):,} cells within ≤ " in e.info
+    text = best_in_budget_text(snap, df)
+    inside = df[flops <= snap.budget.max_flops]
+    assert inside.loc[inside["fitness"].idxmax(), "arch"] in text and "MFLOPs" in text
+    assert best_in_budget_text(_run()[0], df) == ""  # no budget, no line
+    assert progress_data(snap, df, show_truth=True).best_in_budget == text
+
+
+def test_history_names_budget_changes() -> None:
+    import dataclasses
+
+    from nas_engine.resources import ResourceBudget
+
+    snap, df, _ = _run()
+    st = Steering(snap.mask, snap.events)
+    st.apply("budget", budget=ResourceBudget(max_flops=5, max_params=0.5), note="small")
+    snap = dataclasses.replace(snap, events=tuple(st.events), budget=st.budget)
+    h = graph_data(snap, df, SPACE, metric="zico").history[0]
+    assert h[1].startswith(" budget ≤ 5 MFLOPs, ≤ 0.5 M params → v3") and h[2] == "small"

@@ -7,6 +7,13 @@ of ``app/`` that imports the engine.
 
 from __future__ import annotations
 
+from app.viewmodel.budget import (
+    COSTS,
+    ParetoData,
+    best_in_budget_text,
+    pareto_data,
+    pareto_front,
+)
 from app.viewmodel.frame import (
     EXTRA_METRICS,
     TRUTH_METRICS,
@@ -17,6 +24,7 @@ from app.viewmodel.frame import (
     colour_values,
     correlation_matrix,
     higher_is_better,
+    in_budget,
     metric_label,
     metric_options,
     metric_values,
@@ -44,6 +52,7 @@ from app.viewmodel.views import (
 )
 
 __all__ = [
+    "COSTS",
     "EXTRA_METRICS",
     "TRUTH_METRICS",
     "ChipView",
@@ -52,9 +61,11 @@ __all__ = [
     "EmbeddingData",
     "GraphData",
     "InspectorData",
+    "ParetoData",
     "ProgressData",
     "all_metric_names",
     "allowed_indices",
+    "best_in_budget_text",
     "best_rows",
     "candidates_frame",
     "chip_importance",
@@ -65,10 +76,13 @@ __all__ = [
     "export_scores",
     "graph_data",
     "higher_is_better",
+    "in_budget",
     "inspector_data",
     "metric_label",
     "metric_options",
     "metric_values",
+    "pareto_data",
+    "pareto_front",
     "progress_data",
     "proxy_catalogue",
     "proxy_names",

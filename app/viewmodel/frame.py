@@ -164,14 +164,14 @@ def chip_importance(
 
 def allowed_indices(space: SearchSpace[Any], mask: OpMask) -> np.ndarray:
     """Boolean vector over all cells: does ``mask`` allow cell ``i``?"""
-    n_ops = len(space.ops)
-    allowed = np.ones(space.size, dtype=bool)
-    idx = np.arange(space.size)
-    for e in range(space.num_edges):
-        digit = (idx // n_ops ** (space.num_edges - 1 - e)) % n_ops
-        ok = np.array([op in mask.allowed(e) for op in space.ops])
-        allowed &= ok[digit]
-    return allowed
+    return space.mask_vector(mask)
+
+
+def in_budget(snap: Snapshot | None) -> np.ndarray | None:
+    """Boolean per cell: inside the run's resource budget (``None`` without a budget)."""
+    if snap is None or snap.costs is None or not snap.budget.is_set:
+        return None
+    return snap.costs.feasible(snap.budget)
 
 
 def colour_values(values: np.ndarray, scale: str, *, higher: bool = True) -> np.ndarray:

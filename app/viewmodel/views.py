@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from app.viewmodel.budget import best_in_budget_text
 from app.viewmodel.frame import (
     EXTRA_METRICS,
     allowed_indices,
@@ -23,6 +24,7 @@ from app.viewmodel.frame import (
     colour_values,
     correlation_matrix,
     higher_is_better,
+    in_budget,
     metric_options,
     metric_values,
     score_percentiles,
@@ -125,6 +127,7 @@ def graph_data(
             f"{ev.action}"
             + (f" e{ev.edge}" if ev.edge is not None else "")
             + (f" {ev.op}" if ev.op else "")
+            + (f" {ev.budget_after.describe()}" if ev.action == "budget" else "")
         )
         rows.append(
             (
@@ -147,6 +150,7 @@ class EmbeddingData:
         colour_label: Colour-bar title.
         selected_index: The inspected cell's index, if any.
         info: One line about the layout and coverage.
+        in_budget: Boolean per cell: inside the resource budget (``None``: no budget).
     """
 
     allowed: np.ndarray
@@ -155,6 +159,7 @@ class EmbeddingData:
     colour_label: str
     selected_index: int | None
     info: str
+    in_budget: np.ndarray | None = None
 
 
 def embedding_data(
@@ -191,13 +196,18 @@ def embedding_data(
             sel = space.index(space.from_string(inspected))
         except ValueError:
             sel = None
+    budget = in_budget(snap)
+    info = f"{method.upper()} layout · {len(ok):,} evaluated of {space.size:,}"
+    if budget is not None:
+        info += f" · {int(budget.sum()):,} cells within {snap.budget.describe()}"
     return EmbeddingData(
         allowed=allowed_indices(space, mask),
         evaluated=ok,
         colour=colour_values(vals, scale, higher=higher_is_better(colour_by or "fitness")),
         colour_label=f"{colour_by or '-'} ({scale})",
         selected_index=sel,
-        info=f"{method.upper()} layout · {len(ok):,} evaluated of {space.size:,}",
+        info=info,
+        in_budget=budget,
     )
 
 
@@ -211,6 +221,8 @@ class ProgressData:
         curve: Supernet training curve as dicts.
         best: The best cells by fitness (see :func:`best_rows`).
         throughput: Candidates per minute, supernet step and training speed.
+        best_in_budget: The best cell by fitness inside the current resource budget, as
+            text (empty without a budget).
     """
 
     df: pd.DataFrame
@@ -218,6 +230,7 @@ class ProgressData:
     curve: list[dict[str, float]]
     best: pd.DataFrame
     throughput: str
+    best_in_budget: str = ""
 
 
 def best_rows(df: pd.DataFrame, *, show_truth: bool, n: int = 8) -> pd.DataFrame:
@@ -238,7 +251,8 @@ def progress_data(snap: Snapshot | None, df: pd.DataFrame, *, show_truth: bool) 
         thr = f"{snap.candidates_per_min:.1f} candidates/min · supernet step " + (
             f"{snap.supernet_step}" + (f" · {ips:,.0f} img/s" if math.isfinite(ips) else "")
         )
-    return ProgressData(df, show_truth, curve, best_rows(df, show_truth=show_truth), thr)
+    best = best_rows(df, show_truth=show_truth)
+    return ProgressData(df, show_truth, curve, best, thr, best_in_budget_text(snap, df))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ VIEWS: tuple[str, ...] = (
     "progress",
     "inspector",
     "compare",
+    "budget",
 )
 
 

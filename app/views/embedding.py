@@ -14,8 +14,9 @@ from app.views.common import ViewContext, card, metric_dropdown
 TITLE = "Embedding"
 HELP = (
     "All 15,625 cells laid out in 2-D (UMAP of one-hot encodings, cached on disk). Faint "
-    "points are not evaluated yet, grey ones are excluded by the mask, solid ones are "
-    "evaluated and coloured by the chosen metric. Box/lasso-select to filter the proxy "
+    "points are not evaluated yet, grey ones are excluded by the mask, orange ones lie "
+    "outside the resource budget, solid ones are evaluated and coloured by the chosen "
+    "metric. Box/lasso-select to filter the proxy "
     "comparison; click a point to inspect it."
 )
 
@@ -92,6 +93,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             colour=d.colour,
             colour_label=d.colour_label,
             selected_index=d.selected_index,
+            in_budget=d.in_budget,
         )
         return fig, d.info, f.options
 

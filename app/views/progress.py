@@ -22,6 +22,7 @@ TIME_GRAPH = "time-graph"
 SUPERNET = "supernet-graph"
 THROUGHPUT = "throughput"
 BEST_TABLE = "best-table"
+BEST_IN_BUDGET = "best-in-budget"
 
 
 def layout(vc: ViewContext) -> html.Div:
@@ -30,6 +31,7 @@ def layout(vc: ViewContext) -> html.Div:
         TITLE,
         HELP,
         html.Div(id=THROUGHPUT, className="muted"),
+        html.Div(id=BEST_IN_BUDGET, className="muted"),
         dcc.Graph(id=PROGRESS, config={"displayModeBar": False}),
         html.Div(
             [
@@ -51,6 +53,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         Output(SUPERNET, "figure"),
         Output(BEST_TABLE, "children"),
         Output(THROUGHPUT, "children"),
+        Output(BEST_IN_BUDGET, "children"),
         Input(ids.VERSION, "data"),
         Input(ids.HIDE_TRUTH, "value"),
         Input(ids.REVEAL_TRUTH, "n_clicks"),
@@ -69,4 +72,5 @@ def register(app: Dash, vc: ViewContext) -> None:
             plots.supernet_figure(d.curve),
             best,
             d.throughput,
+            d.best_in_budget,
         )

@@ -200,6 +200,11 @@ class SearchSession:
             raise CommandError(f"strategy {name!r} needs a supernet; this run has none")
         self._submit("config", changes={"strategy": name})
 
+    def set_aids(self, *, warmup: int, move_p: float | None) -> None:
+        """Set zero-cost warm-up and move proposal; the strategy is rebuilt from history."""
+        dataclasses.replace(self.config, warmup=warmup, move_p=move_p)  # validates
+        self._submit("config", changes={"warmup": warmup, "move_p": move_p})
+
     def set_proxy(self, name: str) -> None:
         """Switch the fitness proxy (a registered proxy or ``"ensemble"``)."""
         check_proxy(name)
@@ -346,16 +351,13 @@ class SearchSession:
         changes = cmd.args["changes"]
         self.config = dataclasses.replace(self.config, **changes)
         self.storage.update_config(self.run_id, self.config.to_dict())
-        if "strategy" in changes:
+        if {"strategy", "warmup", "move_p"} & set(changes):
             self._strategy = self._make_strategy(self.config.strategy)
         if "proxy" in changes:
             self._suite = ProxySuite.for_config(self.space, self.config, data=self.data)
         self._res.config = self.config
-        if (
-            "budget" in changes
-            and self._status == "finished"
-            and len(self._candidates) < self.config.budget
-        ):
+        more = len(self._candidates) < self.config.budget
+        if "budget" in changes and self._status == "finished" and more:
             self._set_status("paused")
 
     def _tick(self) -> None:
