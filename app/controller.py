@@ -28,7 +28,7 @@ from nas_engine.data import Dataset, DatasetError, load_dataset
 from nas_engine.embedding import load_or_compute_layout
 from nas_engine.export import arch_spec, module_source
 from nas_engine.proxies import ProxySuite
-from nas_engine.resources import CostTable, ResourceBudget
+from nas_engine.resources import CostTable, ResourceBudget, load_latency
 from nas_engine.runner import CommandError, SearchConfig, SearchSession, Snapshot
 from nas_engine.search_spaces import MaskError, SearchSpace, create_space
 from nas_engine.storage import SQLiteStorage
@@ -119,7 +119,10 @@ class AppController:
             data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed)
             if cfg.benchmark:
                 load_ground_truth(cfg.benchmark)  # fail now, not in a callback
+            if cfg.latency:
+                load_latency(cfg.latency, create_space(cfg.space))
         except (CommandError, DatasetError, GroundTruthError, TypeError, ValueError) as exc:
+            # ValueError covers MaskError and BudgetError (bad latency tables)
             raise InputError(str(exc)) from None
         Path(db).parent.mkdir(parents=True, exist_ok=True)
         return cls(
@@ -290,7 +293,8 @@ class AppController:
         self, *, max_flops: Any = None, max_params: Any = None, max_latency: Any = None,
         note: str = "",
     ) -> str:  # fmt: skip
-        """Change the live run's resource budget (blank = no limit), as a steering event.
+        """Change the live run's resource budget (blank = no limit), as a steering event;
+        before the first run, set the budget new runs start with.
 
         Args:
             max_flops: FLOPs limit in millions (number or text).
@@ -302,16 +306,20 @@ class AppController:
             The engine's acceptance message.
 
         Raises:
-            InputError: No run, a value that is no positive number, or a budget that leaves
-                no cell of the mask (the message gives the nearest feasible value).
+            InputError: A value that is no positive number, or a budget that leaves no cell
+                of the mask (the message gives the nearest feasible value).
         """
-        s = self._session
-        if s is None:
-            raise InputError("no run yet: press Start before setting a budget")
         limits = {"max FLOPs": max_flops, "max params": max_params, "max latency": max_latency}
+        values = [_limit(k, v) for k, v in limits.items()]
+        s = self._session
         try:
-            budget = ResourceBudget(*(_limit(k, v) for k, v in limits.items()))
-            s.steer("budget", budget=budget, note=note)
+            if s is None:  # no run yet: the budget of the first one
+                self.defaults = dataclasses.replace(
+                    self.defaults,
+                    **dict(zip(("max_flops", "max_params", "max_latency"), values, strict=True)),
+                )
+                return f"budget for new runs: {self.defaults.resource_budget().describe()}"
+            s.steer("budget", budget=ResourceBudget(*values), note=note)
         except (MaskError, CommandError) as exc:
             raise InputError(str(exc)) from None
         return s.snapshot().message or "budget accepted"

@@ -216,9 +216,11 @@ def test_serve_refuses_bad_options_clearly(tmp_path: Path) -> None:
 def test_budget_and_aids_through_the_controller(controller) -> None:
     from nas_engine.resources import ResourceBudget
 
-    with pytest.raises(InputError, match="no run yet"):
-        controller.set_resource_budget(max_flops="5")
+    msg = controller.set_resource_budget(max_flops="1000")  # before any run: new runs' budget
+    assert msg == "budget for new runs: ≤ 1000 MFLOPs"
     controller.start(strategy="evolution", proxy="zico", budget=60)
+    assert controller.snapshot().budget == ResourceBudget(max_flops=1000)
+    controller.set_resource_budget(max_flops="")
     s = controller.session
     s.wait(lambda sn: sn.n_evaluated >= 3, timeout=120)
     costs = controller.costs()
@@ -252,3 +254,16 @@ def test_budget_and_aids_through_the_controller(controller) -> None:
             )
     controller.steer("undo")
     assert controller.snapshot().budget == ResourceBudget()
+
+
+def test_serve_refuses_a_bad_latency_table(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nas_engine.cli import main
+
+    csv = tmp_path / "lat.csv"
+    csv.write_text("index,arch,raspi4\n0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1.0\n")
+    for spec, msg in ((f"csv:{csv}:tpu", "no device 'tpu'"), ("csv:nope.csv:raspi4", "not found")):
+        res = CliRunner().invoke(main, ["serve", "--set", f"latency={spec}",
+                                        "--db", str(tmp_path / "x.db")])  # fmt: skip
+        assert res.exit_code != 0 and msg in res.output, res.output

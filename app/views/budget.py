@@ -134,6 +134,8 @@ def register(app: Dash, vc: ViewContext) -> None:
         costs = controller.costs() if f.snap is not None else None
         d = pareto_data(f.snap, f.df, costs, cost=cost, metric=metric, hide_truth=f.hide_truth)
         info = "" if f.snap is None else f"in force: {f.snap.budget.describe()}"
+        if f.snap is not None and f.snap.config.latency:
+            info += f" · latency table {f.snap.config.latency.rsplit(':', 1)[-1]}"
         if d.message:
             return plots.empty_figure(d.message), info, f.options
         fig = plots.pareto_figure(d.points, x_label=d.x_label, y_label=d.y_label, limit=d.limit)
