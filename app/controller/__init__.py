@@ -1,11 +1,12 @@
 """The app's only door to the engine's state: snapshots in, commands out. No Dash here.
 
-Within ``app/``, only this module and ``app.viewmodel`` (pure functions over snapshots and
+Within ``app/``, only this package and ``app.viewmodel`` (pure functions over snapshots and
 the engine's registries) import ``nas_engine``; a test checks it.
 
 :class:`AppController` owns the storage and at most one live :class:`SearchSession`.
 Everything slow (UMAP layout, one-edit neighbour scores, per-layer ZiCo terms) runs on a
-worker thread and is cached, so no Dash callback ever waits on torch.
+worker thread and is cached (``app/controller/jobs.py``), so no Dash callback ever waits
+on torch.
 
 Thread safety: every public method may be called from any Flask request thread.
 """
@@ -13,19 +14,17 @@ Thread safety: every public method may be called from any Flask request thread.
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app.controller.jobs import BackgroundJobs, Job
 from nas_engine.benchmarks import GroundTruth, GroundTruthError, load_ground_truth
 from nas_engine.data import Dataset, DatasetError, load_dataset
-from nas_engine.embedding import load_or_compute_layout
 from nas_engine.export import arch_spec, module_source
 from nas_engine.proxies import ProxySuite
 from nas_engine.resources import CostTable, ResourceBudget, load_latency
@@ -33,27 +32,14 @@ from nas_engine.runner import CommandError, SearchConfig, SearchSession, Snapsho
 from nas_engine.search_spaces import MaskError, SearchSpace, create_space
 from nas_engine.storage import SQLiteStorage
 
+__all__ = ["AppController", "InputError", "Job"]
+
 
 class InputError(ValueError):
     """Bad input from the UI; the message is shown to the user and nothing changes."""
 
 
-@dataclass(frozen=True)
-class Job:
-    """State of a background computation.
-
-    Args:
-        state: ``pending``, ``done`` or ``error``.
-        result: The result when done.
-        error: The message when failed.
-    """
-
-    state: str
-    result: Any = None
-    error: str | None = None
-
-
-class AppController:
+class AppController(BackgroundJobs):
     """Bridges the Dash app and the engine.
 
     Args:
@@ -411,117 +397,6 @@ class AppController:
             return self.space.to_string(self.space.from_string(str(text).strip()))
         except ValueError as exc:
             raise InputError(f"unknown architecture: {exc}") from None
-
-    # ----------------------------------------------------------------- background
-    def layout(self) -> tuple[np.ndarray | None, str]:
-        """The whole-space 2-D layout and its method; starts computing it on first call.
-
-        Returns:
-            ``(coordinates or None while pending, method name or 'pending'/'error: ...')``.
-        """
-        with self._lock:
-            if self._layout is None and self._layout_job is None:
-                self._layout_job = self._pool.submit(self._compute_layout)
-            job = self._layout_job
-        if self._layout is None and job is not None and job.done() and job.exception():
-            return None, f"error: {job.exception()}"
-        return self._layout, self._layout_name
-
-    def _compute_layout(self) -> None:
-        method = self.layout_method
-        try:
-            xy = load_or_compute_layout(self.space, self.cache_dir, method=method)
-        except ImportError:
-            method = "pca"
-            xy = load_or_compute_layout(self.space, self.cache_dir, method=method)
-        self._layout, self._layout_name = xy, method
-
-    def wait_layout(self, timeout: float = 300.0) -> np.ndarray:
-        """Block until the layout exists (CLI warm-up and tests)."""
-        self.layout()
-        assert self._layout_job is not None
-        self._layout_job.result(timeout)
-        assert self._layout is not None
-        return self._layout
-
-    def _suite(self, names: tuple[str, ...]) -> ProxySuite:
-        s = self._session
-        cfg = s.config if s is not None else self.defaults
-        key = (*names, cfg.dataset, cfg.proxy_C, cfg.proxy_N, cfg.proxy_batch_size)
-        if key not in self._suites:
-            self._suites[key] = ProxySuite.for_config(
-                self.space,
-                cfg,
-                data=s.data if s is not None else self.data,  # the run's own dataset
-                names=list(names),
-            )
-        return self._suites[key]
-
-    def _job(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> Job:
-        with self._lock:
-            fut = self._jobs.get(key)
-            if fut is None:
-                fut = self._jobs[key] = self._pool.submit(fn)
-        if not fut.done():
-            return Job("pending")
-        exc = fut.exception()
-        if exc is not None:
-            return Job("error", error=f"{type(exc).__name__}: {exc}")
-        return Job("done", result=fut.result())
-
-    def neighbours(self, arch: str, metric: str) -> Job:
-        """One-edit neighbours of ``arch`` with their ``metric`` score and ground truth.
-
-        Computed once per (arch, metric) on the worker thread.
-
-        Returns:
-            A :class:`Job` whose result is a list of dicts
-            ``{edge, op, arch, score, truth, base_score, base_truth}``.
-        """
-        a = self.parse_arch(arch)
-        return self._job(
-            ("neighbours", self._run_key(), a, metric), lambda: self._neighbours(a, metric)
-        )
-
-    def _neighbours(self, arch: str, metric: str) -> list[dict[str, Any]]:
-        suite = self._suite((metric,))
-        truth = self.truth
-        base = self.space.from_string(arch)
-        base_score = float(suite.score(base).results[metric].value)
-        base_truth = truth.lookup(arch) if truth is not None else math.nan
-        rows = []
-        for e, op, nb in self.space.neighbours(base):
-            s = self.space.to_string(nb)
-            rows.append(
-                {
-                    "edge": e,
-                    "op": op,
-                    "arch": s,
-                    "score": float(suite.score(nb).results[metric].value),
-                    "truth": truth.lookup(s) if truth is not None else math.nan,
-                    "base_score": base_score,
-                    "base_truth": base_truth,
-                }
-            )
-        return rows
-
-    def zico_layers(self, arch: str) -> Job:
-        """Per-layer ZiCo terms of ``arch`` (worker thread, cached).
-
-        Returns:
-            A :class:`Job` whose result maps layer name → ``log S_l``.
-        """
-        a = self.parse_arch(arch)
-
-        def run() -> dict[str, float]:
-            res = self._suite(("zico",)).score(a).results["zico"]
-            return dict(res.details.get("layer_log_terms", {})) if res.details else {}
-
-        return self._job(("zico_layers", self._run_key(), a), run)
-
-    def _run_key(self) -> int | None:
-        """Cache scope: results depend on the live run's dataset and proxy network."""
-        return self._session.run_id if self._session is not None else None
 
 
 def _limit(name: str, value: Any) -> float | None:
