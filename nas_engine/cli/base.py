@@ -1,0 +1,123 @@
+"""The ``nasnav`` command group and the helpers its commands share."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from nas_engine import __version__
+from nas_engine.search_spaces import MaskError, OpMask, list_spaces
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``message`` to stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def parse_edge_op(text: str, space: Any) -> tuple[int, str]:
+    """Parse ``EDGE:OP`` where EDGE is an index (0..5) or ``i->j`` (e.g. ``0->3``).
+
+    Args:
+        text: The option value.
+        space: Search space the edge/op must belong to.
+
+    Returns:
+        ``(edge index, op name)``.
+    """
+    edge_s, sep, op = text.partition(":")
+    if not sep or not op:
+        raise click.BadParameter(f"{text!r}: expected EDGE:OP, e.g. 3:none or 0->3:none")
+    edge_s = edge_s.strip()
+    if "->" in edge_s:
+        try:
+            pair = tuple(int(p) for p in edge_s.split("->"))
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: bad edge {edge_s!r}") from None
+        if pair not in space.edges:
+            raise click.BadParameter(f"{text!r}: no edge {edge_s}; edges: {space.edges}")
+        edge = space.edges.index(pair)
+    else:
+        try:
+            edge = int(edge_s)
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: bad edge {edge_s!r}") from None
+        if not 0 <= edge < space.num_edges:
+            raise click.BadParameter(f"{text!r}: edge must be 0..{space.num_edges - 1}")
+    if op not in space.ops:
+        raise click.BadParameter(f"{text!r}: unknown op {op!r}; ops: {', '.join(space.ops)}")
+    return edge, op
+
+
+def build_mask(space: Any, prune: tuple[str, ...], pin: tuple[str, ...]) -> OpMask:
+    """Apply ``--prune`` and ``--pin`` options to the full mask of ``space``."""
+    mask = space.full_mask()
+    try:
+        for item in prune:
+            mask = mask.prune(*parse_edge_op(item, space))
+        for item in pin:
+            mask = mask.pin(*parse_edge_op(item, space))
+    except MaskError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return mask
+
+
+def space_option(f: Any) -> Any:
+    """Positional SPACE argument restricted to registered spaces."""
+    return click.argument("space_name", metavar="SPACE", type=click.Choice(list_spaces()))(f)
+
+
+def dataset_options(f: Any) -> Any:
+    """``--dataset`` and ``--data-dir``, as score, search and serve take them."""
+    f = click.option("--data-dir", default=None, help="Folder for CIFAR pickles.")(f)
+    return click.option(
+        "--dataset",
+        default="digits",
+        show_default=True,
+        help="digits | synthetic | cifar10 | cifar100 | npz:PATH",
+    )(f)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="nasnav")
+def main() -> None:
+    """nasnav: interactive, human-in-the-loop neural architecture search."""
+
+
+def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
+    """Parse ``--set key=value`` overrides of :class:`SearchConfig` fields."""
+    import dataclasses
+    import typing
+
+    from nas_engine.runner import SearchConfig
+
+    hints = typing.get_type_hints(SearchConfig)
+    names = {f.name for f in dataclasses.fields(SearchConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in names:
+            raise click.BadParameter(
+                f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(names))}"
+            )
+        hint = str(hints[key])
+        try:
+            if "tuple" in hint:
+                out[key] = tuple(v for v in raw.split(",") if v)
+            elif "bool" in hint:
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                out[key] = raw.lower() in ("true", "1", "yes")
+            elif "int" in hint and "float" not in hint:
+                out[key] = int(raw)
+            elif "float" in hint:
+                out[key] = None if raw.lower() == "none" else float(raw)
+            else:
+                out[key] = None if raw.lower() == "none" else raw
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: bad value for {key} ({hint})") from None
+    return out

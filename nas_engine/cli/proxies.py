@@ -1,0 +1,225 @@
+"""``nasnav proxies``, ``score`` and ``correlate``: zero-cost proxies from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from nas_engine.cli.base import (
+    dataset_options,
+    fail,
+    main,
+)
+from nas_engine.search_spaces import create_space, list_spaces
+
+
+# ------------------------------------------------------------------------------ proxies
+@main.command("proxies")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def proxies_cmd(as_json: bool) -> None:
+    """List the zero-cost proxies with what they measure and need."""
+    from nas_engine.proxies import list_proxies, proxy_class
+
+    infos = [proxy_class(n).info() for n in list_proxies()]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for i in infos:
+        flags = ("higher=better" if i["higher_is_better"] else "lower=better") + (
+            ", needs labels" if i["needs_labels"] else ", needs data" if i["needs_data"] else ""
+        )
+        click.echo(f"{i['name']:<10} {i['description']}  [{flags}; {i['cost']}]")
+
+
+@main.command()
+@click.option(
+    "--space", "space_name", default="nb201", show_default=True, type=click.Choice(list_spaces())
+)
+@click.option(
+    "--archs",
+    "archs_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File with one arch string per line.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Score N distinct cells sampled uniformly.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed for sampling, weights and batches.",
+)
+@dataset_options
+@click.option(
+    "--proxies",
+    "proxy_spec",
+    default="all",
+    show_default=True,
+    help="Comma-separated proxy names, or 'all'.",
+)
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=2))
+@click.option("--C", "channels", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--N", "cells", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output CSV.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted --out file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads.")
+def score(
+    space_name: str,
+    archs_file: str | None,
+    sample: int | None,
+    seed: int,
+    dataset: str,
+    data_dir: str | None,
+    proxy_spec: str,
+    batch_size: int,
+    channels: int,
+    cells: int,
+    out: str,
+    resume: bool,
+    overwrite: bool,
+    threads: int | None,
+) -> None:
+    """Score cells with zero-cost proxies; one CSV row per cell (arch, scores, seconds)."""
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from nas_engine.data import DatasetError, load_dataset
+    from nas_engine.proxies import ProxyInputError, ProxySuite
+    from nas_engine.proxies.io import ScoreFileError, score_to_csv
+
+    if (archs_file is None) == (sample is None):
+        fail("give exactly one of --archs FILE or --sample N")
+    if resume and overwrite:
+        fail("--resume and --overwrite exclude each other")
+    if threads:
+        torch.set_num_threads(threads)
+    sp = create_space(space_name)
+    if archs_file is not None:
+        try:
+            lines = Path(archs_file).read_text().splitlines()
+        except OSError as exc:
+            fail(f"cannot read --archs: {exc}")
+        archs = []
+        for lineno, line in enumerate(lines, start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                try:
+                    archs.append(sp.from_string(line))
+                except ValueError as exc:
+                    fail(f"{archs_file}:{lineno}: {exc}")
+        if not archs:
+            fail(f"{archs_file}: no arch strings")
+    else:
+        assert sample is not None
+        if sample > sp.size:
+            fail(f"--sample {sample} exceeds the space's {sp.size} cells")
+        rng = np.random.default_rng(seed)
+        seen: dict[Any, None] = {}
+        while len(seen) < sample:
+            seen[sp.sample(rng)] = None
+        archs = list(seen)
+    try:
+        ds = load_dataset(dataset, data_dir=data_dir)
+        suite = ProxySuite(
+            sp,
+            proxy_spec,
+            data=ds,
+            batch_size=batch_size,
+            seed=seed,
+            build_kwargs={"C": channels, "N": cells},
+        )
+    except (DatasetError, ProxyInputError) as exc:
+        fail(str(exc))
+    bar = tqdm(total=len(archs), desc="scoring", unit="cell")
+    try:
+        new, skipped = score_to_csv(
+            suite,
+            archs,
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            on_cell=lambda _cs: bar.update(1),
+        )
+    except ScoreFileError as exc:
+        bar.close()
+        fail(str(exc))
+    bar.close()
+    click.echo(
+        f"scored {new} cells, {skipped} already in {out}; proxies: {', '.join(suite.names)}"
+    )
+
+
+@main.command()
+@click.option("--scores", "scores_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--benchmark", required=True, metavar="SPEC", help="csv:PATH[:COLUMN]")
+@click.option(
+    "--ensemble",
+    default="zico,naswot,synflow,params",
+    show_default=True,
+    help="Proxies of the rank ensemble ('' for none).",
+)
+@click.option(
+    "--top",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Fraction for top-k precision.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def correlate(scores_file: str, benchmark: str, ensemble: str, top: float, as_json: bool) -> None:
+    """Rank correlation (Spearman, Kendall) and top-k precision of each proxy vs ground truth."""
+    import math
+
+    from nas_engine.benchmarks import GroundTruthError, load_ground_truth
+    from nas_engine.proxies import ProxyInputError, correlations, list_proxies, rank_ensemble
+    from nas_engine.proxies.io import ScoreFileError, read_scores
+
+    try:
+        archs, values = read_scores(scores_file)
+        gt = load_ground_truth(benchmark)
+    except (ScoreFileError, GroundTruthError) as exc:
+        fail(str(exc))
+    truth = [gt.lookup(a) for a in archs]
+    known = sum(t is not None for t in truth)
+    if known < 3:
+        fail(f"only {known} of {len(archs)} cells have ground truth in {benchmark}")
+    t = [math.nan if v is None else v for v in truth]
+    rows = {}
+    for name, vals in values.items():
+        sign = 1.0
+        if name in list_proxies():
+            from nas_engine.proxies import proxy_class
+
+            sign = 1.0 if proxy_class(name).higher_is_better else -1.0
+        rows[name] = correlations([sign * v for v in vals], t, top=top)
+    members = [m.strip() for m in ensemble.split(",") if m.strip()]
+    if members:
+        try:
+            ens = rank_ensemble(values, members)
+        except ProxyInputError as exc:
+            fail(str(exc))
+        rows["ensemble(" + "+".join(members) + ")"] = correlations(list(ens), t, top=top)
+    if as_json:
+        click.echo(
+            json.dumps({"cells": len(archs), "with_truth": known, "proxies": rows}, indent=2)
+        )
+        return
+    click.echo(f"{len(archs)} cells, {known} with ground truth ({gt.metric})")
+    click.echo(
+        f"{'proxy':<40} {'spearman':>8} {'kendall':>8} {'top' + str(round(top * 100)) + '%':>7}"
+    )
+    for name, r in sorted(rows.items(), key=lambda kv: -np.nan_to_num(kv[1]["spearman"], nan=-9)):
+        click.echo(
+            f"{name:<40} {r['spearman']:8.3f} {r['kendall']:8.3f} {r['top_precision']:7.2f}"
+        )
