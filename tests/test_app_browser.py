@@ -211,6 +211,7 @@ def test_budget_control_and_pareto_view(served) -> None:
     )
     line = duo.driver.execute_script(f"return {plot}.layout.shapes[0].x0;")
     assert line == pytest.approx(limit, rel=1e-5)
+    _shot(duo, 5, "budget_pareto")
     duo.find_element(f"#{graph.UNDO}").click()
     until(lambda: not controller.snapshot().budget.is_set, timeout=20)
     until(lambda: duo.driver.execute_script(f"return {plot}.layout.shapes.length === 0;"), 30)
