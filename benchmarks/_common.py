@@ -1,11 +1,18 @@
-"""Helpers shared by the benchmark scripts (paths to ../shared/data, table printing)."""
+"""Helpers shared by the benchmark scripts (paths to ../shared/data, table printing, a
+resumable proxy-score cache)."""
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nas_engine.proxies import ProxySuite
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -30,3 +37,55 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+class ScoreCache:
+    """Proxy scores per arch string, appended to a CSV as they are computed.
+
+    Each new row is flushed and synced, so an interrupted run loses nothing and a rerun
+    continues where it stopped. ``seed_from`` names other score files made with the same
+    settings; their rows are used (never rewritten) when they hold every proxy column.
+
+    Args:
+        path: The cache file (created with a header when missing).
+        suite: Computes the scores of a cell the cache lacks.
+        seed_from: Other score files to read.
+    """
+
+    def __init__(self, path: Path, suite: ProxySuite, seed_from: Sequence[Path]) -> None:
+        import pandas as pd
+
+        self.path, self.suite, self.names = path, suite, list(suite.names)
+        self.scores: dict[str, dict[str, float]] = {}
+        self.computed = 0  # cells scored by this object
+        self.seconds = 0.0  # time spent scoring them
+        if path.is_file():
+            for row in pd.read_csv(path).to_dict("records"):
+                self.scores[row["arch"]] = {n: float(row[n]) for n in self.names}
+        for src in seed_from:  # other score files made with the same settings
+            if src == path or not src.is_file():
+                continue
+            df = pd.read_csv(src)
+            if all(n in df.columns for n in self.names):
+                for row in df[["arch", *self.names]].to_dict("records"):
+                    self.scores.setdefault(row["arch"], {n: float(row[n]) for n in self.names})
+        fresh = not path.is_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = path.open("a", newline="")
+        self._w = csv.writer(self._f)
+        if fresh:
+            self._w.writerow(["arch", *self.names])
+
+    def get(self, arch: str) -> dict[str, float]:
+        """The scores of ``arch`` (a cell string), computed and appended when missing."""
+        if arch not in self.scores:
+            t0 = time.perf_counter()
+            cs = self.suite.score(arch)
+            vals = {n: float(cs.results[n].value) for n in self.names}
+            self.seconds += time.perf_counter() - t0
+            self._w.writerow([arch, *(repr(vals[n]) for n in self.names)])
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self.scores[arch] = vals
+            self.computed += 1
+        return self.scores[arch]

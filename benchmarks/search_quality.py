@@ -19,9 +19,7 @@ use the same settings), so an interrupted run continues and reruns are cheap.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import statistics
 import sys
 import time
@@ -29,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import RESULTS, markdown_table, shared_dir
+from benchmarks._common import RESULTS, ScoreCache, markdown_table, shared_dir
 from nas_engine.analysis import op_importance, worst_ops
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
@@ -43,41 +40,6 @@ from nas_engine.search_spaces import create_space
 from nas_engine.strategies import create_strategy
 
 OPTIMUM = 94.37  # best NB201 CIFAR-10 test accuracy in the shared table
-
-
-class ScoreCache:
-    """Proxy scores per arch string, appended to a CSV as they are computed."""
-
-    def __init__(self, path: Path, suite: ProxySuite, seed_from: list[Path]) -> None:
-        self.path, self.suite, self.names = path, suite, list(suite.names)
-        self.scores: dict[str, dict[str, float]] = {}
-        self.computed = 0
-        if path.is_file():
-            for row in pd.read_csv(path).to_dict("records"):
-                self.scores[row["arch"]] = {n: float(row[n]) for n in self.names}
-        for src in seed_from:  # other score files made with the same settings
-            if src == path or not src.is_file():
-                continue
-            df = pd.read_csv(src)
-            if all(n in df.columns for n in self.names):
-                for row in df[["arch", *self.names]].to_dict("records"):
-                    self.scores.setdefault(row["arch"], {n: float(row[n]) for n in self.names})
-        fresh = not path.is_file()
-        self._f = path.open("a", newline="")
-        self._w = csv.writer(self._f)
-        if fresh:
-            self._w.writerow(["arch", *self.names])
-
-    def get(self, arch: str) -> dict[str, float]:
-        if arch not in self.scores:
-            cs = self.suite.score(arch)
-            vals = {n: float(cs.results[n].value) for n in self.names}
-            self._w.writerow([arch, *(repr(vals[n]) for n in self.names)])
-            self._f.flush()
-            os.fsync(self._f.fileno())
-            self.scores[arch] = vals
-            self.computed += 1
-        return self.scores[arch]
 
 
 def run_one(
