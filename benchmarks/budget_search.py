@@ -19,30 +19,45 @@ members on the shared CIFAR-10 subset (batch 64, seed 0). The cell a run *return
 the best by rank ensemble over all its evaluated cells (the runner's ``best``), the
 random baseline included; its truth comes from ``nb201_cifar10_test_acc.csv``.
 
-Choosing the fitness without leakage: the members are the subset (≤ 3) of cheap-ish
-candidates whose rank ensemble has the highest Spearman with **CIFAR-100** test accuracy
-on seeded samples of in-budget cells (mean over both settings; a smaller subset wins
-when within 0.01). CIFAR-10, the reported truth, is not looked at for any choice.
+Choosing the fitness without leakage (``--choose``, the default): the candidate member
+sets are fixed in advance (``CHOOSE``: synflow+jacob_cov; naswot+synflow+jacob_cov;
+synflow+jacob_cov+params; naswot+jacob_cov). Each runs the whole benchmark (both settings,
+five strategies, ``--select-seeds``); its score is the mean **CIFAR-100** test accuracy
+(``nb201_all_test_acc.csv``) of the returned cells; the highest wins, ties within 0.05
+points going to the one listed first. The search trajectories do not depend on any truth
+table, so the chosen candidate's CIFAR-10 figures come from the same runs (rerun over
+``--seeds`` if those differ, from cache). The selection table prints each candidate's
+CIFAR-10 means too, labelled as not used. ``--choose ''`` falls back to ``--members``:
+a list, or ``auto`` = the older rule (the subset, ≤ 3, of ``--candidates`` whose rank
+ensemble has the best in-budget CIFAR-100 Spearman on seeded samples; smaller within 0.01),
+whose Spearman table is always printed. CIFAR-10, the reported truth, is not looked at for
+any choice.
 
 Cheap proxy (warm-up and move proposal): synflow, the engine default. It scores
 thousands of cells (every warm-up pool and the unseen in-region neighbours of every
 parent, up to ~10^4 cells over the whole run), and measured 0.055 s per in-budget cell
 on the 2 shared cores before the run (0.078 s over the full run, 3,363 cells in ~4.4
-minutes): affordable. It is also a fitness member here, so a cell already evaluated reads its
-synflow from the fitness cache, and a neighbour scored for a move is kept in its own
-cache. The free alternative, #params (exact, from the cost table; ``--cheap params``), had
-a lower in-budget CIFAR-100 ρ (0.49 vs 0.65 mean over the two settings). Warm-up pool 500
+minutes): affordable. Its scores live in the same per-proxy cache as a fitness member's,
+so an evaluated cell and a neighbour scored for a move are never scored twice. The free
+alternative, #params (exact, from the cost table; ``--cheap params``), had a lower
+in-budget CIFAR-100 ρ (0.49 vs 0.65 mean over the two settings). Warm-up pool 500
 and move_p 0.2 were fixed before any search ran (the pool is ~6 % of either region; 0.2
 keeps some exploration), not tuned on the reported results.
 
 torch is first imported through ``nas_engine``, so its ``OMP_WAIT_POLICY=PASSIVE`` default
 holds (spin-waiting OpenMP threads were several times slower on the 2 shared cores).
-Scores are cached in append-only CSVs under ``data/bench_cache/`` (one row per cell,
-flushed), shared across settings and strategies, so a crash or rerun loses nothing.
+Scores are cached per proxy in append-only CSVs (``data/bench_cache/budget_proxy_<name>.csv``,
+one row per cell, flushed), seeded from the older ``budget_*.csv`` files with the same
+settings and shared across candidates, settings and strategies, so a crash or rerun loses
+nothing and one process never scores a cell twice for a proxy. Concurrent processes may
+append to the same files, but each reads the others' rows only at start-up, so both may
+score a cell (identical duplicate rows; harmless, just wasted time).
 Outputs: ``benchmarks/results/budget_search.json`` and ``budget_search_curves.csv`` (mean
 best-so-far truth per evaluation; no matplotlib in the venv for a PNG).
 
-    python benchmarks/budget_search.py                # 5 seeds x 150 evaluations
+    python benchmarks/budget_search.py                # choose (5 seeds), report 5 x 150
+    python benchmarks/budget_search.py --select-seeds 0,1,2   # choose on 3 seeds (cheaper)
+    python benchmarks/budget_search.py --choose '' --members synflow,jacob_cov   # fixed
     python benchmarks/budget_search.py --seeds 0 --evals 30 --select-cells 20   # smoke
 """
 
@@ -84,6 +99,8 @@ from nas_engine.strategies import create_strategy
 CACHE = REPO / "data" / "bench_cache"
 CANDIDATES = "naswot,synflow,jacob_cov,snip,grad_norm,params,flops"
 FREE = ("params", "flops")  # exact and free from the cost table
+CHOOSE = "synflow+jacob_cov;naswot+synflow+jacob_cov;synflow+jacob_cov+params;naswot+jacob_cov"
+TIE = 0.05  # --choose: a later candidate must beat an earlier one by more than this
 
 
 def run_stamp() -> dict[str, Any]:
@@ -127,39 +144,114 @@ def signed(name: str, values: Sequence[float]) -> np.ndarray:
     return v if proxy_class(name).higher_is_better else -v
 
 
+class ProxyStore:
+    """Per-proxy score caches shared by every fitness and the cheap proxy.
+
+    One append-only CSV per proxy (``budget_proxy_<name>.csv``: ``arch,<name>``, one row per
+    cell, flushed and synced), seeded read-only from every older ``budget_*.csv`` with that
+    column (same settings: CIFAR-10 subset, batch 64, seed 0, C=16, N=5), so candidates
+    share scores and nothing is scored twice. The proxies a cell lacks are scored together
+    (one shared context). ``params``/``flops`` are read from the exact cost table (free).
+    Several processes may append to the same files (rows are written whole; a duplicate
+    row holds the same value).
+    """
+
+    def __init__(self, space: Any, data: Any, costs: CostTable) -> None:
+        self.space, self.data = space, data
+        self.free = {"params": costs.params, "flops": costs.flops}
+        self.cols: dict[str, dict[str, float]] = {}
+        self.files: dict[str, Any] = {}
+        self.suites: dict[tuple[str, ...], ProxySuite] = {}
+        self.computed, self.seconds = 0, 0.0
+        self.book: dict[str, list[float]] = {}  # proxy set -> [cells, seconds] this call
+
+    def _load(self, name: str) -> None:
+        if name in self.cols or name in self.free:
+            return
+        path = CACHE / f"budget_proxy_{name}.csv"
+        col: dict[str, float] = {}
+        for src in sorted(CACHE.glob("budget_*.csv")):
+            if src == path:
+                continue
+            df = pd.read_csv(src)
+            if name in df.columns:
+                for a, v in zip(df["arch"], df[name], strict=True):
+                    col.setdefault(a, float(v))
+        if path.is_file():
+            df = pd.read_csv(path)
+            col.update(zip(df["arch"], df[name].astype(float), strict=True))
+        fresh = not path.is_file()
+        self.files[name] = path.open("a", newline="")
+        if fresh:
+            self.files[name].write(f"arch,{name}\n")
+            self.files[name].flush()
+        self.cols[name] = col
+
+    def get(self, arch: str, names: Sequence[str]) -> dict[str, float]:
+        """The scores of ``arch`` (a cell string) by ``names``; missing ones are scored."""
+        for n in names:
+            self._load(n)
+        missing = tuple(n for n in names if n not in self.free and arch not in self.cols[n])
+        if missing:
+            suite = self.suites.get(missing)
+            if suite is None:
+                suite = ProxySuite(self.space, list(missing), data=self.data, batch_size=64,
+                                   seed=0)  # fmt: skip
+                self.suites[missing] = suite
+            t0 = time.perf_counter()
+            cs = suite.score(arch)
+            dt = time.perf_counter() - t0
+            for n in missing:
+                v = float(cs.results[n].value)
+                self.cols[n][arch] = v
+                self.files[n].write(f"{arch},{v!r}\n")
+                self.files[n].flush()
+                os.fsync(self.files[n].fileno())
+            self.computed += 1
+            self.seconds += dt
+            rec = self.book.setdefault("+".join(missing), [0, 0.0])
+            rec[0] += 1
+            rec[1] += dt
+        out = {}
+        for n in names:
+            if n in self.free:
+                out[n] = float(self.free[n][self.space.index(self.space.from_string(arch))])
+            else:
+                out[n] = self.cols[n][arch]
+        return out
+
+
+class MemberCache:
+    """The fitness members' view of a :class:`ProxyStore` (``get(arch) -> scores``)."""
+
+    def __init__(self, store: ProxyStore, members: Sequence[str]) -> None:
+        self.store, self.members, self.computed = store, list(members), 0
+
+    def get(self, arch: str) -> dict[str, float]:
+        before = self.store.computed
+        out = self.store.get(arch, self.members)
+        self.computed += self.store.computed - before
+        return out
+
+
 class CheapScorer:
     """The cheap proxy behind warm-up and move proposal (``fn(archs) -> scores``).
 
-    ``params``/``flops`` are read from the cost table (free); another proxy is read from
-    ``shared`` (the fitness cache) when that holds it, else scored and cached on disk.
-    ``asked`` collects the cells one run asked for (reset per run).
+    Read from the shared :class:`ProxyStore` (``params``/``flops``: the cost table).
+    ``asked`` collects the cells one run asked for (reset per run); ``computed`` counts the
+    cells it had to score.
     """
 
-    def __init__(
-        self, name: str, space: Any, costs: CostTable, data: Any, shared: ScoreCache
-    ) -> None:
-        self.name, self.space, self.asked = name, space, set()
-        self.shared = shared if name in shared.names else None
-        self.cache: ScoreCache | None = None
-        if name in FREE:
-            self.table = costs.params if name == "params" else costs.flops
-        else:
-            suite = ProxySuite(space, [name], data=data, batch_size=64, seed=0)
-            self.cache = ScoreCache(
-                CACHE / f"budget_cheap_{name}.csv", suite, sorted(CACHE.glob("budget_*.csv"))
-            )
+    def __init__(self, name: str, store: ProxyStore) -> None:
+        self.name, self.store, self.asked, self.computed = name, store, set(), 0
 
     def __call__(self, archs: Sequence[Any]) -> np.ndarray:
         self.asked.update(archs)
-        if self.cache is None:
-            return np.asarray([self.table[self.space.index(a)] for a in archs], dtype=float)
-        return signed(self.name, [self._value(self.space.to_string(a)) for a in archs])
-
-    def _value(self, s: str) -> float:
-        if self.shared is not None and s in self.shared.scores:
-            return self.shared.scores[s][self.name]
-        assert self.cache is not None
-        return self.cache.get(s)[self.name]
+        sp = self.store.space
+        before = self.store.computed
+        vals = [self.store.get(sp.to_string(a), [self.name])[self.name] for a in archs]
+        self.computed += self.store.computed - before
+        return signed(self.name, vals)
 
 
 def strategy_plan(warmup: int, move_p: float) -> list[tuple[str, str, dict[str, Any]]]:
@@ -362,6 +454,12 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--max-members", type=int, default=3)
     ap.add_argument("--select-cells", type=int, default=150, help="sample per setting")
     ap.add_argument("--members", default="auto", help="'auto' (CIFAR-100 choice) or a list")
+    ap.add_argument("--choose", default=CHOOSE,
+                    help="';'-separated '+'-joined member sets, chosen by the returned cell's "
+                         "mean CIFAR-100 ('' = off: use --members)")  # fmt: skip
+    ap.add_argument(
+        "--select-seeds", default=None, help="seeds of the --choose runs (default: --seeds)"
+    )
     ap.add_argument("--cheap", default="synflow", help="warm-up/move proxy (params: free)")
     ap.add_argument("--warmup", type=int, default=500, help="warm-up pool size")
     ap.add_argument("--move-p", type=float, default=0.2, help="random-move probability")
@@ -418,7 +516,8 @@ def select(
           f"top 12 of {len(table)} subsets)\n")  # fmt: skip
     print(markdown_table(["members", *(f"ρ {k}" for k in samples), "mean ρ"], table[:12]))
     rho_txt = ", ".join(f"{k} {v:.3f}" for k, v in rho100.items())
-    print(f"\nchosen members: {'+'.join(members)}; cheap proxy: {cheap} "
+    note = " (Spearman rule; not used: --choose decides)" if args.choose else ""
+    print(f"\nchosen members{note}: {'+'.join(members)}; cheap proxy: {cheap} "
           f"(mean in-budget CIFAR-100 ρ: {rho_txt})\n")  # fmt: skip
     return members, cheap, samples, cache, info
 
@@ -439,6 +538,8 @@ def search_setting(
     key: str,
     region: Region,
     t0: float,
+    seeds: Sequence[int],
+    tag: str = "",
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, float]]]:
     """All strategies and seeds of one setting."""
     space, cache, cheap, members = ctx["space"], ctx["cache"], ctx["cheap"], ctx["members"]
@@ -446,21 +547,26 @@ def search_setting(
     cost: dict[str, dict[str, float]] = {}
     for label, name, options in strategy_plan(args.warmup, args.move_p):
         runs[label], wall, scored, cheap_cells = [], 0.0, 0, []
-        for seed in ctx["seeds"]:
+        for seed in seeds:
             t1, c1 = time.perf_counter(), cache.computed
             cheap.asked = set()
             r = run_one(
                 space, region, name, options, seed, args.evals, cache, cheap,
                 ctx["truth"], members,
             )  # fmt: skip
+            r["returned_cifar100"] = float(
+                ctx["c100"][space.index(space.from_string(r["returned"]))]
+            )
             wall += time.perf_counter() - t1
             scored += cache.computed - c1
             cheap_cells.append(len(cheap.asked))
             runs[label].append(r)
-            print(f"  [{key}] {label:22s} seed {seed}: {r['final']:.2f}  "
-                  f"(unique {r['unique_cells']}, new {cache.computed - c1}, cheap "
-                  f"{len(cheap.asked)}, {time.perf_counter() - t1:.0f}s; "
-                  f"total {time.perf_counter() - t0:.0f}s)", flush=True)  # fmt: skip
+            now = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")
+            print(f"  {now} {tag}[{key}] {label:22s} seed {seed}: {r['final']:.2f} "
+                  f"(C-100 {r['returned_cifar100']:.2f}; unique {r['unique_cells']}, new "
+                  f"{cache.computed - c1}, cheap {len(cheap.asked)}, "
+                  f"{time.perf_counter() - t1:.0f}s; total {time.perf_counter() - t0:.0f}s)",
+                  flush=True)  # fmt: skip
         cost[label] = {
             "wall_s": wall,
             "fitness_cells_scored": scored,
@@ -469,24 +575,36 @@ def search_setting(
     return runs, cost
 
 
-def update_timing(caches: dict[str, ScoreCache | None]) -> dict[str, float | None]:
-    """Add this call's scoring time to ``budget_timing.json``; seconds per cell of each.
+def update_timing(store: ProxyStore) -> dict[str, float]:
+    """Add this call's scoring time to ``budget_timing.json``; seconds per cell per proxy.
 
-    The figure is cumulative over every call, so a rerun on warm caches keeps it.
+    The book is cumulative over every call (keyed by the proxy set scored together; the
+    older per-file keys are read too). A proxy's figure splits each set's time evenly over
+    its members: an approximation, since members share passes.
     """
     path = CACHE / "budget_timing.json"
     book = json.loads(path.read_text()) if path.is_file() else {}
-    out = {}
-    for role, c in caches.items():
-        if c is None:  # a proxy read from the cost table
-            out[role] = 0.0
-            continue
-        rec = book.setdefault(c.path.name, {"cells": 0, "seconds": 0.0})
-        rec["cells"] += c.computed
-        rec["seconds"] += c.seconds
-        out[role] = rec["seconds"] / rec["cells"] if rec["cells"] else None
+    for combo, (cells, secs) in store.book.items():
+        rec = book.setdefault(f"proxies:{combo}", {"cells": 0, "seconds": 0.0})
+        rec["cells"] += cells
+        rec["seconds"] += secs
     path.write_text(json.dumps(book, indent=1))
-    return out
+    cells: dict[str, float] = {}
+    secs: dict[str, float] = {}
+    for k, rec in book.items():
+        if k.startswith("proxies:"):
+            names = k.split(":", 1)[1].split("+")
+        else:  # budget_<role>_<a>-<b>.csv
+            names = k.removeprefix("budget_").removesuffix(".csv").split("_", 1)[1].split("-")
+        for n in names:
+            cells[n] = cells.get(n, 0) + rec["cells"]
+            secs[n] = secs.get(n, 0.0) + rec["seconds"] / len(names)
+    return {n: secs[n] / cells[n] for n in cells if cells[n]}
+
+
+def per_cell_s(spc: dict[str, float], names: Sequence[str]) -> float:
+    """Estimated seconds to score one cell with ``names`` (free proxies cost 0)."""
+    return float(sum(spc.get(n, float("nan")) for n in names if n not in FREE))
 
 
 def finite(o: Any) -> Any:
@@ -513,6 +631,102 @@ def write_curves(path: Path, results: dict[str, Any]) -> None:
     ).to_csv(path, index=False)
 
 
+def run_members(
+    args: argparse.Namespace,
+    ctx: dict[str, Any],
+    regions: dict[str, Any],
+    members: list[str],
+    seeds: Sequence[int],
+    t0: float,
+) -> tuple[dict[str, Any], MemberCache]:
+    """Every setting, strategy and seed with ``members`` as the fitness; summarised."""
+    cache = MemberCache(ctx["store"], members)
+    ctx = {**ctx, "cache": cache, "members": members}
+    c10, c100 = ctx["truth"], ctx["c100"]
+    results: dict[str, Any] = {}
+    for key, (budget, region) in regions.items():
+        runs, cost = search_setting(args, ctx, key, region, t0, seeds, f"{'+'.join(members)} ")
+        opt_i = int(region.cells[np.nanargmax(c10[region.cells])])
+        results[key] = {
+            "budget": budget.describe(),
+            "region_cells": len(region.cells),
+            "optimum": float(c10[opt_i]),
+            "optimum_arch": space_str(ctx["space"], opt_i),
+            "optimum_cifar100": float(np.nanmax(c100[region.cells])),
+            **summarise(runs, float(c10[opt_i]), cost),
+        }
+        for label, rs in runs.items():
+            st = results[key]["strategies"][label]
+            st["returned_cifar100"] = [r["returned_cifar100"] for r in rs]
+            st["mean_cifar100"] = statistics.mean(st["returned_cifar100"])
+    return results, cache
+
+
+def space_str(space: Any, i: int) -> str:
+    return space.to_string(space.from_index(i))
+
+
+def choose(
+    args: argparse.Namespace,
+    ctx: dict[str, Any],
+    regions: dict[str, Any],
+    t0: float,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Run every ``--choose`` candidate; pick the best mean CIFAR-100 of returned cells."""
+    seeds = [int(x) for x in (args.select_seeds or args.seeds).split(",")]
+    rows = []
+    for cand in [c.strip() for c in args.choose.split(";") if c.strip()]:
+        members = cand.split("+")
+        res, cache = run_members(args, ctx, regions, members, seeds, t0)
+        c100 = [v for r in res.values() for st in r["strategies"].values()
+                for v in st["returned_cifar100"]]  # fmt: skip
+        rows.append({
+            "members": cand,
+            "score_cifar100": float(np.mean(c100)),
+            "n_runs": len(c100),
+            "seeds": seeds,
+            "cifar100_by_setting": {k: float(np.mean([st["mean_cifar100"]
+                                                      for st in r["strategies"].values()]))
+                                    for k, r in res.items()},
+            "cifar10_by_setting_not_used": {k: float(np.mean([st["mean"]
+                                                              for st in r["strategies"].values()]))
+                                            for k, r in res.items()},
+            "cifar10_by_strategy_not_used": {k: {lab: st["mean"]
+                                                 for lab, st in r["strategies"].items()}
+                                             for k, r in res.items()},
+            "fitness_cells_scored": cache.computed,
+        })  # fmt: skip
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")
+        print(
+            f"{now} candidate {cand}: mean returned CIFAR-100 {rows[-1]['score_cifar100']:.3f}"
+            f" over {len(c100)} runs ({cache.computed} cells scored)",
+            flush=True,
+        )
+    best = rows[0]
+    for r in rows[1:]:  # listed order wins ties within TIE
+        if r["score_cifar100"] > best["score_cifar100"] + TIE:
+            best = r
+    for r in rows:
+        r["chosen"] = r is best
+    return best["members"].split("+"), rows
+
+
+def print_choice(rows: list[dict[str, Any]], sets: Sequence[str]) -> None:
+    """The --choose selection table."""
+    print(
+        f"\n### Fitness chosen by search outcome on CIFAR-100 (mean test accuracy of the "
+        f"returned cell over settings × strategies × seeds {rows[0]['seeds']}; ties within "
+        f"{TIE} go to the one listed first). CIFAR-10 columns: NOT used for the choice\n"
+    )
+    print(markdown_table(
+        ["members", "selection score: CIFAR-100 %", *(f"{k}: CIFAR-100 %" for k in sets),
+         *(f"{k}: CIFAR-10 % (not used)" for k in sets), "runs", "chosen"],
+        [[r["members"], r["score_cifar100"], *(r["cifar100_by_setting"][k] for k in sets),
+          *(r["cifar10_by_setting_not_used"][k] for k in sets), r["n_runs"],
+          "**yes**" if r["chosen"] else ""] for r in rows],
+    ))  # fmt: skip
+
+
 def main() -> None:
     args = parse_args()
     torch_threads(args.threads)
@@ -535,33 +749,26 @@ def main() -> None:
 
     members, cheap_name, samples, sel_cache, sel_info = select(args, space, data, regions, c100)
     check_free(space, sel_cache, samples, costs)
-    suite = ProxySuite(space, members, data=data, batch_size=64, seed=0)
-    cache = ScoreCache(
-        CACHE / f"budget_fitness_{'-'.join(members)}.csv",
-        suite,
-        sorted(CACHE.glob("budget_*.csv")),
-    )
-    cheap = CheapScorer(cheap_name, space, costs, data, cache)
-    ctx = {"space": space, "cache": cache, "cheap": cheap, "members": members, "truth": c10,
-           "seeds": [int(s) for s in args.seeds.split(",")]}  # fmt: skip
-
-    results: dict[str, Any] = {}
-    for key, (budget, region) in regions.items():
-        runs, cost = search_setting(args, ctx, key, region, t0)
-        opt_i = int(region.cells[np.nanargmax(c10[region.cells])])
-        results[key] = {
-            "budget": budget.describe(),
-            "region_cells": len(region.cells),
-            "optimum": float(c10[opt_i]),
-            "optimum_arch": space.to_string(space.from_index(opt_i)),
-            **summarise(runs, float(c10[opt_i]), cost),
-        }
-    spc = update_timing({"fitness": cache, "cheap": cheap.cache, "selection": sel_cache})
+    store = ProxyStore(space, data, costs)
+    cheap = CheapScorer(cheap_name, store)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    ctx = {"space": space, "store": store, "cheap": cheap, "truth": c10, "c100": c100}
+    choice: list[dict[str, Any]] = []
+    if args.choose:
+        members, choice = choose(args, ctx, regions, t0)
+        sel_info["members"] = members
+        sel_info["members_rule"] = (
+            "--choose: highest mean CIFAR-100 test accuracy of the returned cell over both "
+            f"settings x 5 strategies x seeds; ties within {TIE} to the earlier candidate"
+        )
+        print(f"\nchosen members: {'+'.join(members)}\n", flush=True)
+    results, cache = run_members(args, ctx, regions, members, seeds, t0)
+    spc = update_timing(store)
     for info in results.values():
         for st in info["strategies"].values():
-            st["est_standalone_s"] = st["unique_cells_mean"] * (spc["fitness"] or 0.0) + st[
+            st["est_standalone_s"] = st["unique_cells_mean"] * per_cell_s(spc, members) + st[
                 "cheap_cells_mean"
-            ] * (spc["cheap"] or 0.0)
+            ] * per_cell_s(spc, [cheap_name])
     rho = spearman_rows(
         space, samples, sel_cache, {"cifar10": c10, "cifar100": c100},
         sel_info["candidates"], {f"ensemble {'+'.join(members)}": members},
@@ -570,16 +777,19 @@ def main() -> None:
         results[key]["spearman_in_budget"] = rho[key]
 
     total = time.perf_counter() - t0
+    if choice:
+        print_choice(choice, list(regions))
+    how = "chosen by search outcome on CIFAR-100" if choice else "chosen on CIFAR-100"
     print(f"\nfitness = rank ensemble ({'+'.join(members)}) on the CIFAR-10 subset, members "
-          f"chosen on CIFAR-100; cheap proxy {cheap_name}; warm-up pool {args.warmup}; "
+          f"{how}; cheap proxy {cheap_name}; warm-up pool {args.warmup}; "
           f"move_p {args.move_p}; P=20, S=5; seeds {args.seeds}")  # fmt: skip
     for key, info in results.items():
         print_setting(key, info["budget"], info, args.evals)
     print_spearman(rho, sel_info["sample_sizes"])
-    cheap_new = cheap.cache.computed if cheap.cache is not None else 0
-    print(f"\ncells scored in this call: fitness {cache.computed}, cheap proxy {cheap_new}, "
-          f"selection {sel_info['selection_cells_scored']}; seconds per cell (all calls): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in spc.items() if v is not None)
+    print(f"\ncells scored in this call: {store.computed} (all proxy sets: "
+          + ", ".join(f"{k} {v[0]}" for k, v in store.book.items())
+          + "); seconds per cell (all calls, approx.): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in spc.items())
           + f"; wall {total:.0f}s")  # fmt: skip
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -587,18 +797,23 @@ def main() -> None:
         "stamp": stamp,
         "config": {
             "space": "nb201", "dataset": "CIFAR-10 subset, batch 64, seed 0, C=16, N=5",
-            "evals": args.evals, "seeds": ctx["seeds"], "population_size": 20,
+            "evals": args.evals, "seeds": seeds, "population_size": 20,
             "sample_size": 5, "warmup": args.warmup, "move_p": args.move_p,
             "members": members, "cheap_proxy": cheap_name,
+            "choose": args.choose, "select_seeds": args.select_seeds or args.seeds,
             "returned_cell": "best by rank ensemble over all evaluated cells",
             "std": "population std over seeds",
         },
+        "chosen_members": "+".join(members),
+        "choice_table": choice,
         "selection": sel_info,
         "settings": results,
         "cost": {
             "total_wall_s": total,
-            "fitness_cells_scored": cache.computed,
-            "cheap_cells_scored": cheap_new,
+            "cells_scored": store.computed,
+            "cells_scored_by_proxy_set": store.book,
+            "final_fitness_cells_scored": cache.computed,
+            "cheap_cells_scored": cheap.computed,
             "selection_cells_scored": sel_info["selection_cells_scored"],
             "s_per_cell_all_calls": spc,
         },
