@@ -30,6 +30,7 @@ from nas_engine.search_spaces import NB201Arch, create_space
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EXPECTED = {
+    "az_expressivity", "az_progressivity", "az_trainability", "meco", "swap", "swap_reg",
     "zico", "zen", "synflow", "snip", "grasp", "fisher", "grad_norm", "jacob_cov", "naswot",
     "params", "flops",
 }  # fmt: skip

@@ -92,7 +92,9 @@ def test_correlate_table_and_json(tmp_path: Path) -> None:
     assert out["cells"] == 4 and out["with_truth"] == 3
     assert out["proxies"]["zico"]["spearman"] == pytest.approx(1.0)
     assert out["proxies"]["params"]["spearman"] == pytest.approx(-1.0)
-    assert "ensemble(zico+naswot+synflow+params)" in out["proxies"]
+    from nas_engine.proxies.suite import DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
+
+    assert f"ensemble({'+'.join(DEFAULT_ENSEMBLE)}; {DEFAULT_AGGREGATION})" in out["proxies"]
     r = CliRunner().invoke(
         main, ["correlate", "--scores", str(scores), "--benchmark", f"csv:{gt}"]
     )
@@ -100,3 +102,30 @@ def test_correlate_table_and_json(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["correlate", "--scores", str(tmp_path / "x.csv"),
                                   "--benchmark", f"csv:{gt}"])  # fmt: skip
     assert r.exit_code == 2 and "no such score file" in r.output
+
+
+def test_proxies_ensemble_writes_the_ensemble_column(tmp_path: Path) -> None:
+    from nas_engine.proxies import rank_ensemble
+    from nas_engine.proxies.io import ENSEMBLE_COLUMN
+    from nas_engine.proxies.suite import DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
+
+    out = tmp_path / "e.csv"
+    args = ["score", "--sample", "6", "--seed", "1", "--proxies", "ensemble", "--out", str(out),
+            *SMALL]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    rows = _rows(out)
+    members = list(DEFAULT_ENSEMBLE)
+    assert list(rows[0]) == [*score_header(members), ENSEMBLE_COLUMN]  # just the members
+    cols = {m: [float(x[m]) for x in rows] for m in members}
+    want = rank_ensemble(cols, members, aggregation=DEFAULT_AGGREGATION)
+    assert [float(x[ENSEMBLE_COLUMN]) for x in rows] == pytest.approx(want.tolist())
+    # resuming a finished file drops the column, scores the rest, and recomputes it
+    r = CliRunner().invoke(main, [*args[:2], "8", *args[3:], "--resume"])
+    assert r.exit_code == 0, r.output
+    assert "scored 2 cells, 6 already" in r.output
+    rows = _rows(out)
+    assert len(rows) == 8 and list(rows[0])[-1] == ENSEMBLE_COLUMN
+    cols = {m: [float(x[m]) for x in rows] for m in members}
+    want = rank_ensemble(cols, members, aggregation=DEFAULT_AGGREGATION)
+    assert [float(x[ENSEMBLE_COLUMN]) for x in rows] == pytest.approx(want.tolist())

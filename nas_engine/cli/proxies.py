@@ -14,6 +14,7 @@ from nas_engine.cli.base import (
     fail,
     main,
 )
+from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
 from nas_engine.search_spaces import create_space, list_spaces
 
 
@@ -32,7 +33,11 @@ def proxies_cmd(as_json: bool) -> None:
         flags = ("higher=better" if i["higher_is_better"] else "lower=better") + (
             ", needs labels" if i["needs_labels"] else ", needs data" if i["needs_data"] else ""
         )
-        click.echo(f"{i['name']:<10} {i['description']}  [{flags}; {i['cost']}]")
+        click.echo(f"{i['name']:<16} {i['description']}  [{flags}; {i['cost']}]")
+        if i["definition"]:
+            click.echo(f"{'':<16} = {i['definition']}")
+        if i["paper"]:
+            click.echo(f"{'':<16} ({i['paper']})")
 
 
 @main.command()
@@ -65,7 +70,7 @@ def proxies_cmd(as_json: bool) -> None:
     "proxy_spec",
     default="all",
     show_default=True,
-    help="Comma-separated proxy names, or 'all'.",
+    help="Comma-separated proxy names, 'all', or 'ensemble' (the default ensemble's members).",
 )
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=2))
 @click.option("--C", "channels", default=16, show_default=True, type=click.IntRange(min=1))
@@ -150,6 +155,7 @@ def score(
             resume=resume,
             overwrite=overwrite,
             on_cell=lambda _cs: bar.update(1),
+            ensemble=True,
         )
     except ScoreFileError as exc:
         bar.close()
@@ -165,9 +171,16 @@ def score(
 @click.option("--benchmark", required=True, metavar="SPEC", help="csv:PATH[:COLUMN]")
 @click.option(
     "--ensemble",
-    default="zico,naswot,synflow,params",
+    default=",".join(DEFAULT_ENSEMBLE),
     show_default=True,
     help="Proxies of the rank ensemble ('' for none).",
+)
+@click.option(
+    "--aggregation",
+    default=DEFAULT_AGGREGATION,
+    show_default=True,
+    type=click.Choice(AGGREGATIONS),
+    help="How the ensemble combines ranks.",
 )
 @click.option(
     "--top",
@@ -177,7 +190,9 @@ def score(
     help="Fraction for top-k precision.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def correlate(scores_file: str, benchmark: str, ensemble: str, top: float, as_json: bool) -> None:
+def correlate(
+    scores_file: str, benchmark: str, ensemble: str, aggregation: str, top: float, as_json: bool
+) -> None:
     """Rank correlation (Spearman, Kendall) and top-k precision of each proxy vs ground truth."""
     import math
 
@@ -206,10 +221,10 @@ def correlate(scores_file: str, benchmark: str, ensemble: str, top: float, as_js
     members = [m.strip() for m in ensemble.split(",") if m.strip()]
     if members:
         try:
-            ens = rank_ensemble(values, members)
+            ens = rank_ensemble(values, members, aggregation=aggregation)
         except ProxyInputError as exc:
             fail(str(exc))
-        rows["ensemble(" + "+".join(members) + ")"] = correlations(list(ens), t, top=top)
+        rows[f"ensemble({'+'.join(members)}; {aggregation})"] = correlations(list(ens), t, top=top)
     if as_json:
         click.echo(
             json.dumps({"cells": len(archs), "with_truth": known, "proxies": rows}, indent=2)
@@ -223,3 +238,66 @@ def correlate(scores_file: str, benchmark: str, ensemble: str, top: float, as_js
         click.echo(
             f"{name:<40} {r['spearman']:8.3f} {r['kendall']:8.3f} {r['top_precision']:7.2f}"
         )
+
+
+# -------------------------------------------------------------------------- space-scores
+@main.command("space-scores")
+@click.option(
+    "--space", "space_name", default="nb201", show_default=True, type=click.Choice(list_spaces())
+)
+@click.option(
+    "--proxies",
+    "proxy_spec",
+    default="synflow,meco",
+    show_default=True,
+    help="Data-free proxies to score on every cell.",
+)
+@click.option("--cache-dir", default="data/cache", show_default=True, type=click.Path())
+@click.option("--seed", default=0, show_default=True, type=int, help="Weights seed.")
+@click.option("--C", "channels", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--N", "cells", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--limit", default=None, type=click.IntRange(min=1), help="Stop after this many cells."
+)
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads.")
+def space_scores(
+    space_name: str,
+    proxy_spec: str,
+    cache_dir: str,
+    seed: int,
+    channels: int,
+    cells: int,
+    limit: int | None,
+    threads: int | None,
+) -> None:
+    """Score every cell of the space with cheap proxies into the app's cache (resumable).
+
+    Cells are visited in a seeded random order, so a stopped job has scored a uniform
+    sample; run the command again to continue it. The app colours the whole embedding
+    with what is there.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from nas_engine.proxies import ProxyInputError, ProxySuite
+    from nas_engine.proxies.space_scores import check_cheap, score_space, space_score_path
+
+    if threads:
+        torch.set_num_threads(threads)
+    sp = create_space(space_name)
+    try:
+        names = check_cheap([n.strip() for n in proxy_spec.split(",") if n.strip()])
+    except (ProxyInputError, ValueError) as exc:
+        fail(str(exc))
+    build = {"C": channels, "N": cells}
+    suite = ProxySuite(sp, names, seed=seed, build_kwargs=build)
+    path = space_score_path(cache_dir, sp, names, seed=seed, build_kwargs=build)
+    bar = tqdm(total=limit or sp.size, desc="scoring the space", unit="cell")
+
+    def tick(p: Any) -> None:
+        bar.n = min(p.done, bar.total)
+        bar.refresh()
+
+    prog = score_space(suite, path, limit=limit, on_progress=tick)
+    bar.close()
+    click.echo(f"{prog.done} of {prog.total} cells scored in {prog.path}")

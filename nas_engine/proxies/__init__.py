@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nas_engine.proxies import frontier as _frontier  # noqa: F401  (registers the proxies)
 from nas_engine.proxies import zoo as _zoo  # noqa: F401  (registers the proxies)
 from nas_engine.proxies.base import (
     ARTIFACTS,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -128,6 +128,7 @@ class ProxyContext:
         self._model: nn.Module | None = None
         self._pass: dict[int, GradArtifacts] = {}
         self._complexity: Complexity | None = None
+        self._memo: dict[str, Any] = {}
         self.planned: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------------ models
@@ -170,6 +171,16 @@ class ProxyContext:
         if unknown:
             raise ValueError(f"unknown artifacts {sorted(unknown)}")
         self.planned = self.planned | needs
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """Return ``compute()``, computed once per context under ``key``.
+
+        Proxies that read one shared pass of their own (the three AZ-NAS components, for
+        instance) use this so that the pass runs once when several of them are scored.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def complexity(self) -> Complexity:
         """Parameters and FLOPs of the network (one trace, shared)."""
@@ -355,6 +366,10 @@ class Proxy(abc.ABC):
     requires: ClassVar[frozenset[str]] = frozenset()
     #: Relative cost, for help texts ("forward", "forward+backward", ...).
     cost: ClassVar[str] = ""
+    #: The score as a formula in words, for ``nasnav proxies`` and the app.
+    definition: ClassVar[str] = ""
+    #: The paper that defines it (authors, venue, year).
+    paper: ClassVar[str] = ""
 
     @abc.abstractmethod
     def compute(self, ctx: ProxyContext) -> float | tuple[float, dict[str, Any]]:
@@ -404,6 +419,8 @@ class Proxy(abc.ABC):
             "needs_labels": cls.needs_labels,
             "default_batch_size": cls.default_batch_size,
             "cost": cls.cost,
+            "definition": cls.definition,
+            "paper": cls.paper,
         }
 
 

@@ -9,7 +9,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nas_engine.proxies.suite import CellScores, ProxySuite
+from nas_engine.proxies.suite import (
+    DEFAULT_AGGREGATION,
+    DEFAULT_ENSEMBLE,
+    CellScores,
+    ProxySuite,
+    rank_ensemble,
+)
 
 
 class ScoreFileError(ValueError):
@@ -53,12 +59,80 @@ def read_done(path: Path, proxies: Sequence[str]) -> set[str]:
     lines = raw.decode().splitlines()
     header = next(csv.reader([lines[0]]))
     want = score_header(proxies)
+    if header == [*want, ENSEMBLE_COLUMN]:
+        # a finished file: drop its ensemble column, which is recomputed at the end
+        rows = [r[:-1] for r in csv.reader(lines[1:]) if len(r) == len(header)]
+        _write_rows(path, want, rows)
+        return {row[0] for row in rows}
     if header != want:
         raise ScoreFileError(
             f"{path} was written for columns {header[1 : (len(header) - 1) // 2 + 1]}; "
             f"this run computes {list(proxies)}. Use the same --proxies or a new --out."
         )
     return {row[0] for row in csv.reader(lines[1:]) if len(row) == len(want)}
+
+
+#: The column with the default rank ensemble over the file's cells.
+ENSEMBLE_COLUMN = "ensemble"
+
+
+def _write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Replace ``path`` atomically with ``header`` and ``rows``."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def add_ensemble_column(
+    path: str | Path,
+    members: Sequence[str] = DEFAULT_ENSEMBLE,
+    *,
+    aggregation: str = DEFAULT_AGGREGATION,
+) -> bool:
+    """Append (or refresh) the ``ensemble`` column of a finished score file.
+
+    The value is the rank ensemble of ``members`` over all cells of the file, so it is
+    relative to that population (rescoring a different set of cells changes it).
+
+    Args:
+        path: A file written by :func:`score_to_csv`.
+        members: Ensemble members; nothing is written unless the file has them all.
+        aggregation: See :func:`~nas_engine.proxies.suite.rank_ensemble`.
+
+    Returns:
+        Whether the column was written.
+    """
+    path = Path(path)
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 2:
+        return False
+    header = rows[0]
+    if header[-1] == ENSEMBLE_COLUMN:
+        header, rows = header[:-1], [header[:-1]] + [r[:-1] for r in rows[1:]]
+    if any(m not in header for m in members):
+        return False
+    body = [r for r in rows[1:] if len(r) == len(header)]
+    cols = {m: [_float(r[header.index(m)]) for r in body] for m in members}
+    ens = rank_ensemble(cols, members, aggregation=aggregation)
+    _write_rows(
+        path,
+        [*header, ENSEMBLE_COLUMN],
+        ([*r, repr(float(e))] for r, e in zip(body, ens, strict=True)),
+    )
+    return True
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 def score_to_csv(
@@ -69,8 +143,13 @@ def score_to_csv(
     resume: bool = False,
     overwrite: bool = False,
     on_cell: Callable[[CellScores], None] | None = None,
+    ensemble: bool = False,
 ) -> tuple[int, int]:
     """Score cells and append one row per cell to ``out``, flushed and fsynced.
+
+    With ``ensemble``, a finished file gets an ``ensemble`` column: the default rank
+    ensemble over all its cells (when the file has every member). It is dropped on
+    resume and recomputed at the end, so a crash never leaves a stale one.
 
     Args:
         suite: The proxy suite.
@@ -79,6 +158,7 @@ def score_to_csv(
         resume: Skip cells already in ``out`` and append the rest.
         overwrite: Replace an existing ``out``.
         on_cell: Called after each newly scored cell.
+        ensemble: Add the ``ensemble`` column at the end.
 
     Returns:
         ``(newly scored, skipped because already present)``.
@@ -116,6 +196,8 @@ def score_to_csv(
             new += 1
             if on_cell is not None:
                 on_cell(cs)
+    if ensemble:
+        add_ensemble_column(path)
     return new, len(strings) - len(todo)
 
 

@@ -24,10 +24,16 @@ from nas_engine.proxies.base import (
 from nas_engine.search_spaces import SearchSpace
 
 DEFAULT_ENSEMBLE: tuple[str, ...] = ("zico", "naswot", "synflow", "params")
+#: How an ensemble combines its members' ranks (see :func:`rank_ensemble`).
+AGGREGATIONS: tuple[str, ...] = ("mean_rank", "log_rank")
+DEFAULT_AGGREGATION = "mean_rank"
 
 
 def resolve_proxy_names(spec: str | Iterable[str]) -> list[str]:
     """Turn ``"all"``, ``"zico,synflow"`` or a list into validated proxy names.
+
+    The name ``ensemble`` stands for the members of :data:`DEFAULT_ENSEMBLE`, so
+    ``"ensemble"`` computes just what the default ensemble needs.
 
     Args:
         spec: Comma-separated names, ``"all"``, or an iterable of names.
@@ -42,6 +48,7 @@ def resolve_proxy_names(spec: str | Iterable[str]) -> list[str]:
     names = [n for n in names if n]
     if names == ["all"]:
         return list_proxies()
+    names = [m for n in names for m in (DEFAULT_ENSEMBLE if n == "ensemble" else (n,))]
     known = set(list_proxies())
     bad = [n for n in names if n not in known]
     if bad:
@@ -248,57 +255,85 @@ def rank_higher_better(values: Sequence[float], *, higher_is_better: bool = True
 
 
 def rank_ensemble(
-    scores: Mapping[str, Sequence[float]], names: Sequence[str] = DEFAULT_ENSEMBLE
+    scores: Mapping[str, Sequence[float]],
+    names: Sequence[str] = DEFAULT_ENSEMBLE,
+    *,
+    aggregation: str = DEFAULT_AGGREGATION,
 ) -> np.ndarray:
-    """Average, per cell, the ranks of several proxies over a population.
+    """Combine, per cell, the ranks of several proxies over a population.
+
+    Ranks run from 1 (worst) to ``N`` (best); undefined scores rank worst.
 
     Args:
         scores: Proxy name → one value per cell (same order for every proxy).
-        names: Proxies to combine (default: ZiCo, NASWOT, synflow, #params).
+        names: Proxies to combine.
+        aggregation: ``"mean_rank"`` (the mean rank) or ``"log_rank"`` (AZ-NAS's sum of
+            ``log(rank / N)``, which punishes a cell that any member ranks low).
 
     Returns:
         The ensemble score per cell (higher is better); scale-free.
     """
+    _check_aggregation(aggregation)
     missing = [n for n in names if n not in scores]
     if missing:
         raise ProxyInputError(f"rank ensemble needs scores for {missing}")
     if not names:
         raise ProxyInputError("rank ensemble needs at least one proxy")
-    ranks = [
-        rank_higher_better(scores[n], higher_is_better=proxy_class(n).higher_is_better)
-        for n in names
-    ]
-    return np.mean(ranks, axis=0)
+    ranks = np.array(
+        [
+            rank_higher_better(scores[n], higher_is_better=proxy_class(n).higher_is_better)
+            for n in names
+        ]
+    )
+    if aggregation == "log_rank":
+        return np.log(ranks / ranks.shape[1]).sum(axis=0)
+    return ranks.mean(axis=0)
+
+
+def _check_aggregation(aggregation: str) -> None:
+    if aggregation not in AGGREGATIONS:
+        raise ProxyInputError(
+            f"unknown aggregation {aggregation!r}; known: {', '.join(AGGREGATIONS)}"
+        )
 
 
 def percentile_fitness(
     scores: Mapping[str, float],
     prior: Sequence[Mapping[str, float]],
     names: Sequence[str] = DEFAULT_ENSEMBLE,
+    *,
+    aggregation: str = DEFAULT_AGGREGATION,
 ) -> float:
-    """Online rank-ensemble fitness of one cell: the mean, over ``names``, of the fraction
-    of ``prior`` cells it matches or beats (an undefined score counts as 0).
+    """Online rank-ensemble fitness of one cell, judged against the cells before it.
+
+    Per member, ``k`` is the number of ``prior`` cells the new cell matches or beats
+    (an undefined score beats none). ``"mean_rank"`` returns the mean of ``k / n``
+    (``0.5`` per member while nothing is known); ``"log_rank"`` returns the sum of
+    ``log((k + 1) / (n + 1))``, the new cell's ``log(rank / N)`` among prior + itself.
 
     Args:
         scores: The new cell's proxy scores.
         prior: Scores of the cells evaluated before it.
         names: Ensemble members.
+        aggregation: As for :func:`rank_ensemble`.
 
     Returns:
-        A value in ``[0, 1]``; ``0.5`` per member while nothing is known yet.
+        The fitness; higher is better.
     """
-    pct = []
+    _check_aggregation(aggregation)
+    terms = []
     for n in names:
         sign = 1.0 if proxy_class(n).higher_is_better else -1.0
         v = scores.get(n, math.nan)
         ref = [sign * p[n] for p in prior if math.isfinite(p.get(n, math.nan))]
-        if not math.isfinite(v):
-            pct.append(0.0)
-        elif ref:
-            pct.append(sum(r <= sign * v for r in ref) / len(ref))
+        k = sum(r <= sign * v for r in ref) if math.isfinite(v) else 0
+        if aggregation == "log_rank":
+            terms.append(math.log((k + 1) / (len(ref) + 1)))
+        elif not math.isfinite(v):
+            terms.append(0.0)
         else:
-            pct.append(0.5)
-    return float(np.mean(pct))
+            terms.append(k / len(ref) if ref else 0.5)
+    return float(np.sum(terms) if aggregation == "log_rank" else np.mean(terms))
 
 
 def correlations(

@@ -24,6 +24,8 @@ from nas_engine.proxies.base import (
     weight_layers,
 )
 
+_ZC_PAPER = "Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021"
+
 
 @PROXIES.register("zico")
 class ZiCo(Proxy):
@@ -44,6 +46,10 @@ class ZiCo(Proxy):
     needs_labels = True
     requires: ClassVar[frozenset[str]] = frozenset({"grads0", "grads1"})
     cost = "2 × forward+backward"
+    definition = (
+        "sum over layers of log of sum over weights of mean|g| / std(g), gradients over 2 batches"
+    )
+    paper = "Li et al., ZiCo: Zero-shot NAS via Inverse Coefficient of Variation, ICLR 2023"
 
     def __init__(self, *, accumulate: bool = False) -> None:
         self.accumulate = accumulate
@@ -103,6 +109,12 @@ class ZenScore(Proxy):
     description = "Expressivity: feature-map change under Gaussian input perturbation (Zen-NAS)"
     needs_data = False
     cost = "2 × forward"
+    definition = (
+        "log E|f(x) - f(x + 0.01 e)|_1 plus the sum of log BN scales, Gaussian weights and inputs"
+    )
+    paper = (
+        "Lin et al., Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition, ICCV 2021"
+    )
 
     def __init__(self, *, mixup_gamma: float = 0.01, repeats: int = 1) -> None:
         self.mixup_gamma = mixup_gamma
@@ -156,6 +168,8 @@ class SynFlow(Proxy):
     description = "Synaptic flow: data-free saliency of |weights| with BN bypassed"
     needs_data = False
     cost = "forward+backward on 1 image (float64)"
+    definition = "sum of |w * dR/dw|, R the output sum for an all-ones input, |w| weights, no BN"
+    paper = "Tanaka et al., NeurIPS 2020; as a NAS proxy: " + _ZC_PAPER
 
     def compute(self, ctx: ProxyContext) -> float:
         model = copy.deepcopy(ctx.model)
@@ -194,6 +208,8 @@ class Snip(Proxy):
     needs_labels = True
     requires: ClassVar[frozenset[str]] = frozenset({"grads0"})
     cost = "forward+backward"
+    definition = "sum over weights of |w * dL/dw| on one labelled batch"
+    paper = "Lee et al., ICLR 2019; as a NAS proxy: " + _ZC_PAPER
 
     def compute(self, ctx: ProxyContext) -> float:
         g = ctx.artifacts(0, {"grads0"}).grads
@@ -209,6 +225,8 @@ class GradNorm(Proxy):
     needs_labels = True
     requires: ClassVar[frozenset[str]] = frozenset({"grads0"})
     cost = "forward+backward"
+    definition = "sum over layers of the L2 norm of dL/dw on one labelled batch"
+    paper = _ZC_PAPER
 
     def compute(self, ctx: ProxyContext) -> float:
         g = ctx.artifacts(0, {"grads0"}).grads
@@ -224,6 +242,8 @@ class Grasp(Proxy):
     needs_labels = True
     requires: ClassVar[frozenset[str]] = frozenset({"grads0", "hessian_grad"})
     cost = "forward+backward+double-backward"
+    definition = "sum over weights of -w * (H g), H the Hessian and g the loss gradient"
+    paper = "Wang et al., ICLR 2020; as a NAS proxy: " + _ZC_PAPER
 
     def compute(self, ctx: ProxyContext) -> float:
         hg = ctx.artifacts(0, {"hessian_grad"}).hessian_grad
@@ -244,6 +264,8 @@ class Fisher(Proxy):
     needs_labels = True
     requires: ClassVar[frozenset[str]] = frozenset({"fisher"})
     cost = "forward+backward"
+    definition = "sum over layers and channels of (activation * dL/dactivation)^2 / 2, by fan-in"
+    paper = "Theis et al., 2018; as a NAS proxy: " + _ZC_PAPER
 
     def compute(self, ctx: ProxyContext) -> float:
         return float(sum(ctx.artifacts(0, {"fisher"}).fisher.values()))
@@ -258,6 +280,10 @@ class JacobCov(Proxy):
     description = "Correlation of input Jacobians across a batch"
     requires: ClassVar[frozenset[str]] = frozenset({"input_jacobian"})
     cost = "forward+backward"
+    definition = (
+        "-sum over eigenvalues l of the input-Jacobian correlation of log(l + k) + 1/(l + k)"
+    )
+    paper = "Mellor et al., NAS without training (v1), 2020; as a proxy: " + _ZC_PAPER
 
     def compute(self, ctx: ProxyContext) -> float:
         jac = ctx.artifacts(0, {"input_jacobian"}).input_jacobian
@@ -279,6 +305,8 @@ class Naswot(Proxy):
     description = "Distinctness of ReLU activation patterns across a batch (NASWOT)"
     requires: ClassVar[frozenset[str]] = frozenset({"relu_kernel"})
     cost = "forward"
+    definition = "log |det K|, K the Hamming-agreement kernel of ReLU on/off codes over a batch"
+    paper = "Mellor et al., Neural Architecture Search without Training, ICML 2021"
 
     def compute(self, ctx: ProxyContext) -> float:
         k = ctx.artifacts(0, {"relu_kernel"}).relu_kernel
@@ -298,6 +326,8 @@ class Params(Proxy):
     needs_data = False
     requires: ClassVar[frozenset[str]] = frozenset({"complexity"})
     cost = "trace"
+    definition = "number of trainable parameters, in millions"
+    paper = "baseline in " + _ZC_PAPER
 
     def compute(self, ctx: ProxyContext) -> float:
         return ctx.complexity().params / 1e6
@@ -312,6 +342,8 @@ class Flops(Proxy):
     needs_data = False
     requires: ClassVar[frozenset[str]] = frozenset({"complexity"})
     cost = "trace"
+    definition = "multiply-accumulates of one forward pass per image, in millions"
+    paper = "baseline in " + _ZC_PAPER
 
     def compute(self, ctx: ProxyContext) -> float:
         return ctx.complexity().flops / 1e6

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas_engine.proxies import list_proxies, resolve_proxy_names
-from nas_engine.proxies.suite import DEFAULT_ENSEMBLE
+from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
 from nas_engine.resources import BudgetError, ResourceBudget, parse_latency_spec
 from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.strategies import STRATEGIES, list_strategies
@@ -33,6 +33,7 @@ class SearchConfig:
         proxy: Fitness proxy name, or ``"ensemble"`` (rank ensemble of ``ensemble``).
         proxies: Proxies computed for every candidate (the fitness proxy is added).
         ensemble: Members of the rank ensemble.
+        aggregation: How the ensemble combines ranks (``mean_rank`` or ``log_rank``).
         budget: Candidates to evaluate.
         seed: Seed for everything.
         proxy_batch_size: Batch size of the proxies.
@@ -70,6 +71,7 @@ class SearchConfig:
     proxy: str = "zico"
     proxies: tuple[str, ...] = ("zico", "naswot", "synflow", "params", "flops")
     ensemble: tuple[str, ...] = DEFAULT_ENSEMBLE
+    aggregation: str = DEFAULT_AGGREGATION
     budget: int = 200
     seed: int = 0
     proxy_batch_size: int = 64
@@ -107,6 +109,10 @@ class SearchConfig:
         check_proxy(self.proxy)
         resolve_proxy_names(list(self.proxies) or ["params"])
         resolve_proxy_names(list(self.ensemble))
+        if self.aggregation not in AGGREGATIONS:
+            raise CommandError(
+                f"unknown aggregation {self.aggregation!r}; known: {', '.join(AGGREGATIONS)}"
+            )
         if self.steps_per_candidate < 0 or self.population_size < 2:
             raise CommandError("steps_per_candidate must be >= 0 and population_size >= 2")
         self.resource_budget()  # raises on a non-positive limit
@@ -198,6 +204,8 @@ class SearchConfig:
         if bad:
             raise CommandError(f"unknown config keys {sorted(bad)}")
         kw = dict(d)
+        # runs stored before the choice existed were ranked by the mean rank
+        kw.setdefault("aggregation", "mean_rank")
         for k in ("proxies", "ensemble"):
             if k in kw:
                 kw[k] = tuple(kw[k])

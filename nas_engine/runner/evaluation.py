@@ -121,4 +121,9 @@ def fitness(
         v = ev.scores.get(config.proxy)
         return None if v is None or not math.isfinite(v) else v
     # ensemble: mean over members of the percentile among the evaluated candidates
-    return percentile_fitness(ev.scores, [c.scores for c in history], config.ensemble)
+    return percentile_fitness(
+        ev.scores,
+        [c.scores for c in history],
+        config.ensemble,
+        aggregation=config.aggregation,
+    )

@@ -32,7 +32,9 @@ def ranked(
     if config.proxy == "ensemble" and fitness_kind == "proxy" and scored:
         members = list(config.ensemble)
         ens = rank_ensemble(
-            {m: [c.scores.get(m, math.nan) for c in scored] for m in members}, members
+            {m: [c.scores.get(m, math.nan) for c in scored] for m in members},
+            members,
+            aggregation=config.aggregation,
         )
         order = np.argsort(-ens, kind="stable")
         return [scored[int(i)] for i in order]

@@ -194,6 +194,14 @@ class NB201Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
 
+    def blocks(self) -> list[nn.Module]:
+        """The chain of blocks whose outputs are the network's stage-wise features.
+
+        Proxies that look at how features evolve through depth (AZ-NAS) read the output
+        of each block in order: the stem, then every cell and reduction block.
+        """
+        return [self.stem, *self.cells]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Return the feature map just before global pooling."""
         x = self.stem(x)
