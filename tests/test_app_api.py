@@ -267,3 +267,45 @@ def test_serve_refuses_a_bad_latency_table(tmp_path: Path) -> None:
         res = CliRunner().invoke(main, ["serve", "--set", f"latency={spec}",
                                         "--db", str(tmp_path / "x.db")])  # fmt: skip
         assert res.exit_code != 0 and msg in res.output, res.output
+
+
+def test_whole_space_scores_job_colours_every_scored_cell(controller) -> None:
+    import time
+
+    from app.viewmodel import embedding_data, space_colour_options
+
+    assert controller.space_scores().done == 0
+    assert "scoring all" in controller.start_space_scores()
+    deadline = time.time() + 60
+    while controller.space_scores().done < 64 and time.time() < deadline:
+        time.sleep(0.2)
+    controller.stop_space_scores()
+    while controller.space_scores().running and time.time() < deadline:
+        time.sleep(0.1)
+    whole = controller.space_scores()
+    assert not whole.running and whole.error is None and 64 <= whole.done < whole.total
+    synflow = whole.values["synflow"]
+    scored = np.flatnonzero(np.isfinite(synflow))
+    assert len(scored) == whole.done
+    space = controller.space
+    snap, df = controller.snapshot(), candidates_frame(None, space)
+    d = embedding_data(
+        snap, df, space, colour_by="space:synflow", scale="rank", space_values=whole.values
+    )
+    assert d.evaluated["index"].tolist() == scored.tolist()  # every scored cell, not runs'
+    assert np.isfinite(d.colour).all() and d.coloured_name == "scored (synflow)"
+    assert "not finished" in d.info
+    fig = plots.embedding_figure(
+        np.zeros((space.size, 2)), allowed=d.allowed, evaluated=d.evaluated, colour=d.colour,
+        colour_label=d.colour_label, coloured_name=d.coloured_name,
+    )  # fmt: skip
+    go.Figure(fig)  # a valid figure
+    values = [o["value"] for o in space_colour_options(list(whole.values))]
+    assert {"space:synflow", "space:meco"} <= set(values)
+    # the job resumes where it stopped: a second start adds cells, never rescoring
+    controller.start_space_scores()
+    while controller.space_scores().done < whole.done + 32 and time.time() < deadline + 60:
+        time.sleep(0.2)
+    controller.stop_space_scores()
+    again = controller.space_scores().values["synflow"]
+    np.testing.assert_array_equal(again[scored], synflow[scored])

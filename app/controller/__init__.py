@@ -78,6 +78,10 @@ class AppController(BackgroundJobs):
         self._layout_name = "pending"
         self._layout_job: Future[Any] | None = None
         self._suites: dict[tuple[str, ...], ProxySuite] = {}
+        self._space_thread: threading.Thread | None = None
+        self._space_stop = threading.Event()
+        self._space_error: str | None = None
+        self._space_cache: tuple[int | None, dict[str, np.ndarray]] = (None, {})
 
     @classmethod
     def open(
@@ -141,6 +145,7 @@ class AppController(BackgroundJobs):
         with self._lock:
             if self._session is not None:
                 self._session.close()
+        self.stop_space_scores()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _dataset_for(self, cfg: Mapping[str, Any]) -> Dataset | None:

@@ -1,6 +1,6 @@
-"""The controller's background work: the whole-space layout, one-edit neighbour scores and
-per-layer ZiCo terms, each computed once on a worker thread and cached, so no Dash
-callback ever waits on torch."""
+"""The controller's background work: the whole-space layout, one-edit neighbour scores,
+per-layer ZiCo terms and the whole-space scores of the cheap proxies, each computed on a
+worker thread and cached, so no Dash callback ever waits on torch."""
 
 from __future__ import annotations
 
@@ -13,6 +13,32 @@ import numpy as np
 
 from nas_engine.embedding import load_or_compute_layout
 from nas_engine.proxies import ProxySuite
+from nas_engine.proxies.space_scores import (
+    CHEAP_PROXIES,
+    SpaceScoreProgress,
+    read_space_scores,
+    score_space,
+    space_score_path,
+)
+
+
+@dataclass(frozen=True)
+class SpaceScores:
+    """Whole-space scores of the cheap proxies, as far as the job has got.
+
+    Args:
+        values: Proxy name → one value per cell index (``nan`` = not scored yet).
+        done: Cells scored.
+        total: Cells in the space.
+        running: Whether the job is running now.
+        error: The job's error message, if it failed.
+    """
+
+    values: dict[str, np.ndarray]
+    done: int
+    total: int
+    running: bool
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,7 +59,7 @@ class Job:
 class BackgroundJobs:
     """Mixed into :class:`~app.controller.AppController`, which provides ``space``,
     ``cache_dir``, ``layout_method``, ``data``, ``truth``, ``parse_arch``, ``_session``,
-    ``_lock``, ``_pool``, ``_jobs``, ``_layout*`` and ``_suites``."""
+    ``_lock``, ``_pool``, ``_jobs``, ``_layout*``, ``_suites`` and ``_space*``."""
 
     def layout(self) -> tuple[np.ndarray | None, str]:
         """The whole-space 2-D layout and its method; starts computing it on first call.
@@ -144,3 +170,68 @@ class BackgroundJobs:
     def _run_key(self) -> int | None:
         """Cache scope: results depend on the live run's dataset and proxy network."""
         return self._session.run_id if self._session is not None else None
+
+    # ------------------------------------------------------------ whole-space scores
+    def _space_path(self) -> Any:
+        cfg = self.defaults
+        build = {"C": cfg.proxy_C, "N": cfg.proxy_N}
+        return space_score_path(
+            self.cache_dir, self.space, list(CHEAP_PROXIES), seed=cfg.seed, build_kwargs=build
+        )
+
+    def space_scores(self) -> SpaceScores:
+        """What the whole-space cache holds now (re-read when the file changes)."""
+        path = self._space_path()
+        stamp = path.stat().st_mtime_ns if path.is_file() else None
+        with self._lock:
+            if self._space_cache[0] != stamp:
+                vals = read_space_scores(self.space, path) if stamp is not None else {}
+                self._space_cache = (stamp, vals)
+            vals = self._space_cache[1]
+            thread, error = self._space_thread, self._space_error
+        done = int(np.isfinite(vals[CHEAP_PROXIES[0]]).sum()) if vals else 0
+        running = thread is not None and thread.is_alive()
+        costs = self.costs()
+        if costs is not None:  # exact for every cell, from the run's cost table
+            vals = {**vals, "params": costs.params, "flops": costs.flops}
+        return SpaceScores(vals, done, self.space.size, running, error)
+
+    def start_space_scores(self) -> str:
+        """Start (or resume) scoring every cell with the cheap proxies on its own thread.
+
+        Returns:
+            A message for the page.
+        """
+        import threading
+
+        with self._lock:
+            if self._space_thread is not None and self._space_thread.is_alive():
+                return "whole-space scoring is already running"
+            self._space_stop.clear()
+            self._space_error = None
+            self._space_thread = threading.Thread(
+                target=self._run_space_scores, name="nasnav-space-scores", daemon=True
+            )
+            self._space_thread.start()
+        return f"scoring all {self.space.size:,} cells with {', '.join(CHEAP_PROXIES)}…"
+
+    def stop_space_scores(self) -> None:
+        """Ask the whole-space job to stop after its current chunk (it can resume)."""
+        self._space_stop.set()
+
+    def _run_space_scores(self) -> SpaceScoreProgress | None:
+        cfg = self.defaults
+        suite = ProxySuite(
+            self.space,
+            list(CHEAP_PROXIES),
+            seed=cfg.seed,
+            batch_size=cfg.proxy_batch_size,
+            build_kwargs={"C": cfg.proxy_C, "N": cfg.proxy_N},
+        )
+        try:
+            return score_space(
+                suite, self._space_path(), chunk_size=32, should_stop=self._space_stop.is_set
+            )
+        except Exception as exc:  # reported on the page, never lost silently
+            self._space_error = f"{type(exc).__name__}: {exc}"
+            return None

@@ -20,6 +20,7 @@ def embedding_figure(
     colour_label: str,
     selected_index: int | None = None,
     in_budget: np.ndarray | None = None,
+    coloured_name: str = "evaluated",
 ) -> dict[str, Any]:
     """The whole space laid out in 2-D; evaluated cells solid and coloured.
 
@@ -32,6 +33,8 @@ def embedding_figure(
         selected_index: Cell index to ring (the inspected cell).
         in_budget: Boolean per cell: inside the resource budget (``None``: no budget).
             Unevaluated cells of the mask outside it get a trace of their own.
+        coloured_name: Legend name of the coloured cells (``evaluated``, or the scored
+            cells when the whole space is coloured).
 
     Returns:
         A Plotly figure dict. ``customdata`` carries cell indices for click and selection.
@@ -75,13 +78,13 @@ def embedding_figure(
         {
             "type": "scattergl",
             "mode": "markers",
-            "name": "evaluated",
+            "name": coloured_name,
             "x": xy_r[ev_idx, 0].tolist(),
             "y": xy_r[ev_idx, 1].tolist(),
             "customdata": ev_idx.tolist(),
             "text": evaluated["arch"].tolist() if len(evaluated) else [],
             "marker": {
-                "size": 8,
+                "size": 8 if len(ev_idx) < 2000 else 4,
                 "color": [None if not math.isfinite(v) else round(v, 5) for v in c.tolist()],
                 "colorscale": "Viridis",
                 "showscale": True,

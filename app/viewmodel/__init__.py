@@ -49,6 +49,7 @@ from app.viewmodel.views import (
     graph_data,
     inspector_data,
     progress_data,
+    space_colour_options,
 )
 
 __all__ = [
@@ -87,6 +88,7 @@ __all__ = [
     "proxy_catalogue",
     "proxy_names",
     "score_percentiles",
+    "space_colour_options",
     "strategy_catalogue",
     "topk_overlap",
 ]

@@ -57,6 +57,8 @@ def proxy_catalogue() -> list[dict[str, Any]]:
                 "better": "higher" if cls.higher_is_better else "lower",
                 "data?": "yes" if cls.needs_data else "no",
                 "cost": getattr(cls, "cost", ""),
+                "definition": getattr(cls, "definition", ""),
+                "paper": getattr(cls, "paper", ""),
             }
         )
     return rows

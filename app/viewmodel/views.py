@@ -31,6 +31,7 @@ from app.viewmodel.frame import (
     topk_overlap,
 )
 from nas_engine.analysis import percentiles
+from nas_engine.proxies.space_scores import CHEAP_PROXIES
 from nas_engine.runner import Snapshot
 from nas_engine.search_spaces import SearchSpace
 
@@ -151,6 +152,7 @@ class EmbeddingData:
         selected_index: The inspected cell's index, if any.
         info: One line about the layout and coverage.
         in_budget: Boolean per cell: inside the resource budget (``None``: no budget).
+        coloured_name: Legend name of the coloured cells.
     """
 
     allowed: np.ndarray
@@ -160,6 +162,7 @@ class EmbeddingData:
     selected_index: int | None
     info: str
     in_budget: np.ndarray | None = None
+    coloured_name: str = "evaluated"
 
 
 def embedding_data(
@@ -172,8 +175,12 @@ def embedding_data(
     inspected: str | None = None,
     hide_truth: bool = False,
     method: str = "umap",
+    space_values: Mapping[str, np.ndarray] | None = None,
 ) -> EmbeddingData:
     """Which cells the mask allows, and the colour of every evaluated cell.
+
+    A ``colour_by`` of ``space:NAME`` colours every cell that the whole-space cache has
+    scored with proxy ``NAME`` (``space_values``), evaluated or not.
 
     Args:
         snap: The snapshot.
@@ -184,7 +191,13 @@ def embedding_data(
         inspected: Arch string of the inspected cell, to ring it.
         hide_truth: Classroom mode.
         method: The layout's method, for the info line.
+        space_values: Proxy name → value per cell index (``nan``: not scored yet).
     """
+    if colour_by and colour_by.startswith(SPACE_PREFIX):
+        return _whole_space_embedding(
+            snap, space, colour_by[len(SPACE_PREFIX) :], scale, inspected, method,
+            space_values or {},
+        )  # fmt: skip
     mask = snap.mask if snap is not None else space.full_mask()
     opts = metric_options(df, hide_truth=hide_truth)
     colour_by = colour_by if colour_by in opts else ("fitness" if "fitness" in opts else None)
@@ -208,6 +221,56 @@ def embedding_data(
         selected_index=sel,
         info=info,
         in_budget=budget,
+    )
+
+
+#: Colour-by values that colour the whole space from the cheap-proxy cache.
+SPACE_PREFIX = "space:"
+
+
+def space_colour_options(available: Sequence[str] = ()) -> list[dict[str, str]]:
+    """Colour-by options for the whole-space scores: the cheap proxies (offered before
+    their cache exists, so a chosen value never vanishes) and whatever else is there."""
+    names = list(dict.fromkeys([*CHEAP_PROXIES, *available]))
+    return [{"label": f"all cells · {n}", "value": SPACE_PREFIX + n} for n in names]
+
+
+def _inspected_index(space: SearchSpace[Any], inspected: str | None) -> int | None:
+    if not inspected:
+        return None
+    try:
+        return space.index(space.from_string(inspected))
+    except ValueError:
+        return None
+
+
+def _whole_space_embedding(
+    snap: Snapshot | None,
+    space: SearchSpace[Any],
+    name: str,
+    scale: str,
+    inspected: str | None,
+    method: str,
+    space_values: Mapping[str, np.ndarray],
+) -> EmbeddingData:
+    """Every scored cell coloured by a cheap proxy from the whole-space cache."""
+    mask = snap.mask if snap is not None else space.full_mask()
+    vals = space_values.get(name)
+    idx = np.flatnonzero(np.isfinite(vals)) if vals is not None else np.zeros(0, dtype=int)
+    scored = pd.DataFrame({"index": idx, "arch": [f"cell {i}" for i in idx]})
+    higher = higher_is_better(name)
+    info = f"{method.upper()} layout · {name} on {len(idx):,} of {space.size:,} cells"
+    if len(idx) < space.size:
+        info += " (whole-space scores not finished: press 'score all cells')"
+    return EmbeddingData(
+        allowed=allowed_indices(space, mask),
+        evaluated=scored,
+        colour=colour_values(vals[idx], scale, higher=higher) if len(idx) else np.zeros(0),
+        colour_label=f"{name}, all cells ({scale})",
+        selected_index=_inspected_index(space, inspected),
+        info=info,
+        in_budget=in_budget(snap),
+        coloured_name=f"scored ({name})",
     )
 
 

@@ -8,15 +8,17 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html, no_update
 
 from app import ids, plots
-from app.viewmodel import embedding_data
-from app.views.common import ViewContext, card, metric_dropdown
+from app.viewmodel import embedding_data, space_colour_options
+from app.views.common import ViewContext, card, metric_dropdown, ok
 
 TITLE = "Embedding"
 HELP = (
     "All 15,625 cells laid out in 2-D (UMAP of one-hot encodings, cached on disk). Faint "
     "points are not evaluated yet, grey ones are excluded by the mask, orange ones lie "
     "outside the resource budget, solid ones are evaluated and coloured by the chosen "
-    "metric. Box/lasso-select to filter the proxy "
+    "metric. The 'all cells · …' colourings use the whole-space scores of the cheap, "
+    "data-free proxies (press 'score all cells' once; the job resumes where it stopped "
+    "and can also run as `nasnav space-scores`). Box/lasso-select to filter the proxy "
     "comparison; click a point to inspect it."
 )
 
@@ -24,6 +26,7 @@ EMBEDDING = "embedding"
 COLOUR_BY = "colour-by"
 COLOUR_SCALE = "colour-scale"
 EMBED_INFO = "embedding-info"
+SPACE_RUN = "space-scores-run"
 
 
 def layout(vc: ViewContext) -> html.Div:
@@ -44,6 +47,7 @@ def layout(vc: ViewContext) -> html.Div:
                     id=COLOUR_SCALE,
                     inline=True,
                 ),
+                html.Button("score all cells", id=SPACE_RUN, n_clicks=0),
                 html.Span(id=EMBED_INFO, className="muted"),
             ],
             className="row",
@@ -69,13 +73,15 @@ def register(app: Dash, vc: ViewContext) -> None:
     def update(_v: Any, colour_by: str, scale: str, inspected: Any, hide: Any, reveal: Any) -> Any:
         xy, method = vc.controller.layout()
         f = vc.frame(hide, reveal)
+        whole = vc.controller.space_scores()
+        options = f.options + space_colour_options(list(whole.values))
         if xy is None:
             msg = (
                 "computing the layout of all cells (UMAP, once; cached on disk)…"
                 if method == "pending"
                 else f"layout failed: {method}"
             )
-            return plots.empty_figure(msg), msg, f.options
+            return plots.empty_figure(msg), msg, options
         d = embedding_data(
             f.snap,
             f.df,
@@ -85,6 +91,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             inspected=inspected,
             hide_truth=f.hide_truth,
             method=method,
+            space_values=whole.values,
         )
         fig = plots.embedding_figure(
             xy,
@@ -94,8 +101,22 @@ def register(app: Dash, vc: ViewContext) -> None:
             colour_label=d.colour_label,
             selected_index=d.selected_index,
             in_budget=d.in_budget,
+            coloured_name=d.coloured_name,
         )
-        return fig, d.info, f.options
+        info = d.info
+        if whole.running:
+            info += f" · scoring all cells: {whole.done:,} of {whole.total:,}"
+        elif whole.error:
+            info += f" · whole-space scoring failed: {whole.error}"
+        return fig, info, options
+
+    @app.callback(
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Input(SPACE_RUN, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def score_all(_n: Any) -> Any:
+        return ok(vc.controller.start_space_scores())
 
     @app.callback(
         Output(ids.SELECTION, "data"),
