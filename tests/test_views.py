@@ -239,3 +239,13 @@ def test_history_names_budget_changes() -> None:
     snap = dataclasses.replace(snap, events=tuple(st.events), budget=st.budget)
     h = graph_data(snap, df, SPACE, metric="zico").history[0]
     assert h[1].startswith(" budget ≤ 5 MFLOPs, ≤ 0.5 M params → v3") and h[2] == "small"
+
+
+def test_proxy_help_gives_every_proxy_its_definition_and_paper() -> None:
+    from app.viewmodel import proxy_catalogue, proxy_names
+
+    rows = {r["proxy"]: r for r in proxy_catalogue()}
+    assert set(rows) == set(proxy_names())
+    for name, r in rows.items():
+        assert r["definition"] and r["paper"], name
+    assert "AZ-NAS" in rows["az_trainability"]["paper"] and "MeCo" in rows["meco"]["paper"]
