@@ -294,7 +294,14 @@ def test_whole_space_scores_job_colours_every_scored_cell(controller) -> None:
     )
     assert d.evaluated["index"].tolist() == scored.tolist()  # every scored cell, not runs'
     assert np.isfinite(d.colour).all() and d.coloured_name == "scored (synflow)"
-    assert "not finished" in d.info
+    assert "not finished" in d.info and "ground truth" not in d.info
+    # with a truth vector, the info says how far the colouring can be trusted (never in
+    # classroom mode)
+    kw = {"colour_by": "space:synflow", "scale": "rank", "space_values": whole.values}
+    d = embedding_data(snap, df, space, space_truth=synflow, **kw)
+    assert f"Spearman ρ with ground truth 1.00 (n={whole.done:,})" in d.info
+    d = embedding_data(snap, df, space, space_truth=-synflow, hide_truth=True, **kw)
+    assert "ground truth" not in d.info
     fig = plots.embedding_figure(
         np.zeros((space.size, 2)), allowed=d.allowed, evaluated=d.evaluated, colour=d.colour,
         colour_label=d.colour_label, coloured_name=d.coloured_name,

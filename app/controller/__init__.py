@@ -82,6 +82,7 @@ class AppController(BackgroundJobs):
         self._space_stop = threading.Event()
         self._space_error: str | None = None
         self._space_cache: tuple[int | None, dict[str, np.ndarray]] = (None, {})
+        self._truth_vec: np.ndarray | None = None
 
     @classmethod
     def open(
@@ -145,7 +146,7 @@ class AppController(BackgroundJobs):
         with self._lock:
             if self._session is not None:
                 self._session.close()
-        self.stop_space_scores()
+        self.stop_space_scores(wait=60.0)  # a torch call cut by interpreter exit aborts
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _dataset_for(self, cfg: Mapping[str, Any]) -> Dataset | None:

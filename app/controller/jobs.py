@@ -196,6 +196,18 @@ class BackgroundJobs:
             vals = {**vals, "params": costs.params, "flops": costs.flops}
         return SpaceScores(vals, done, self.space.size, running, error)
 
+    def truth_by_index(self) -> np.ndarray | None:
+        """Ground truth of every cell by cell index (``nan`` where unknown), or ``None``."""
+        truth = self.truth
+        if truth is None:
+            return None
+        with self._lock:
+            if self._truth_vec is None:
+                sp = self.space
+                vals = (truth.lookup(sp.to_string(sp.from_index(i))) for i in range(sp.size))
+                self._truth_vec = np.array([math.nan if v is None else v for v in vals])
+            return self._truth_vec
+
     def start_space_scores(self) -> str:
         """Start (or resume) scoring every cell with the cheap proxies on its own thread.
 
@@ -215,9 +227,16 @@ class BackgroundJobs:
             self._space_thread.start()
         return f"scoring all {self.space.size:,} cells with {', '.join(CHEAP_PROXIES)}…"
 
-    def stop_space_scores(self) -> None:
-        """Ask the whole-space job to stop after its current chunk (it can resume)."""
+    def stop_space_scores(self, *, wait: float = 0.0) -> None:
+        """Ask the whole-space job to stop after its current chunk (it can resume).
+
+        Args:
+            wait: Seconds to wait for the thread to finish (``0``: do not wait).
+        """
         self._space_stop.set()
+        thread = self._space_thread
+        if wait > 0 and thread is not None:
+            thread.join(wait)
 
     def _run_space_scores(self) -> SpaceScoreProgress | None:
         cfg = self.defaults

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from app.viewmodel.budget import best_in_budget_text
 from app.viewmodel.frame import (
@@ -176,6 +177,7 @@ def embedding_data(
     hide_truth: bool = False,
     method: str = "umap",
     space_values: Mapping[str, np.ndarray] | None = None,
+    space_truth: np.ndarray | None = None,
 ) -> EmbeddingData:
     """Which cells the mask allows, and the colour of every evaluated cell.
 
@@ -192,11 +194,13 @@ def embedding_data(
         hide_truth: Classroom mode.
         method: The layout's method, for the info line.
         space_values: Proxy name → value per cell index (``nan``: not scored yet).
+        space_truth: Ground truth per cell index, for the whole-space colouring's
+            Spearman ρ (how far that colouring can be trusted); hidden in classroom mode.
     """
     if colour_by and colour_by.startswith(SPACE_PREFIX):
         return _whole_space_embedding(
             snap, space, colour_by[len(SPACE_PREFIX) :], scale, inspected, method,
-            space_values or {},
+            space_values or {}, None if hide_truth else space_truth,
         )  # fmt: skip
     mask = snap.mask if snap is not None else space.full_mask()
     opts = metric_options(df, hide_truth=hide_truth)
@@ -252,6 +256,7 @@ def _whole_space_embedding(
     inspected: str | None,
     method: str,
     space_values: Mapping[str, np.ndarray],
+    truth: np.ndarray | None,
 ) -> EmbeddingData:
     """Every scored cell coloured by a cheap proxy from the whole-space cache."""
     mask = snap.mask if snap is not None else space.full_mask()
@@ -260,6 +265,12 @@ def _whole_space_embedding(
     scored = pd.DataFrame({"index": idx, "arch": [f"cell {i}" for i in idx]})
     higher = higher_is_better(name)
     info = f"{method.upper()} layout · {name} on {len(idx):,} of {space.size:,} cells"
+    if truth is not None and len(idx) >= 3:
+        both = idx[np.isfinite(truth[idx])]
+        if len(both) >= 3:
+            sign = 1.0 if higher else -1.0
+            rho = float(spearmanr(sign * vals[both], truth[both]).statistic)
+            info += f" · Spearman ρ with ground truth {rho:.2f} (n={len(both):,})"
     if len(idx) < space.size:
         info += " (whole-space scores not finished: press 'score all cells')"
     return EmbeddingData(
