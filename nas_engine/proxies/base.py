@@ -31,7 +31,16 @@ from nas_engine.utils.complexity import Complexity, complexity
 
 #: Artifact names a proxy can declare in :attr:`Proxy.requires`.
 ARTIFACTS = frozenset(
-    {"grads0", "grads1", "fisher", "relu_kernel", "hessian_grad", "input_jacobian", "complexity"}
+    {
+        "grads0",
+        "grads1",
+        "fisher",
+        "relu_kernel",
+        "relu_patterns",
+        "hessian_grad",
+        "input_jacobian",
+        "complexity",
+    }
 )
 
 
@@ -73,6 +82,7 @@ class GradArtifacts:
     grads: dict[str, torch.Tensor] = field(default_factory=dict)
     fisher: dict[str, float] = field(default_factory=dict)
     relu_kernel: np.ndarray | None = None
+    relu_patterns: int | None = None
     hessian_grad: dict[str, torch.Tensor] = field(default_factory=dict)
     input_jacobian: torch.Tensor | None = None
     computed: frozenset[str] = frozenset()
@@ -216,6 +226,7 @@ class ProxyContext:
         x, y = self.batch(index)
         need_fisher = "fisher" in needs
         need_k = "relu_kernel" in needs
+        need_p = "relu_patterns" in needs
         need_hg = "hessian_grad" in needs
         need_jac = "input_jacobian" in needs
         need_grads = need_fisher or need_hg or "grads" in needs
@@ -224,8 +235,11 @@ class ProxyContext:
         handles = []
         fisher_on = [True]
         kernel = np.zeros((len(x), len(x)), dtype=np.float64)
-        if need_k:
-            handles += _add_relu_kernel_hooks(model, kernel)
+        patterns: list[np.ndarray] = []
+        if need_k or need_p:
+            handles += add_relu_hooks(
+                model, kernel if need_k else None, patterns if need_p else None
+            )
         if need_fisher:
             art.fisher = {name: 0.0 for name, _ in layers}
             handles += _add_fisher_hooks(layers, art.fisher, fisher_on)
@@ -267,6 +281,8 @@ class ProxyContext:
                 art.input_jacobian = jac.detach().reshape(len(x), -1)
             if need_k:
                 art.relu_kernel = kernel
+            if need_p:
+                art.relu_patterns = count_distinct_patterns(patterns)
         finally:
             for h in handles:
                 h.remove()
@@ -274,35 +290,60 @@ class ProxyContext:
         return art
 
 
-def _add_relu_kernel_hooks(model: nn.Module, kernel: np.ndarray) -> list[Any]:
-    """Hook every ReLU of ``model`` to add its input's binary-code kernel to ``kernel``.
+def add_relu_hooks(
+    model: nn.Module, kernel: np.ndarray | None, patterns: list[np.ndarray] | None
+) -> list[Any]:
+    """Hook every ReLU of ``model`` to read the on/off codes of its input.
 
     Args:
         model: The network.
-        kernel: ``(n, n)`` float64 accumulator, ``n`` the batch size (updated in place).
+        kernel: ``(n, n)`` float64 accumulator of NASWOT's code kernel, ``n`` the batch
+            size (updated in place), or ``None``.
+        patterns: List that receives, per distinct ReLU input, the units' across-batch
+            patterns packed into bytes (``(units, ceil(n / 8))`` uint8), or ``None``.
 
     Returns:
         The hook handles (remove them after the pass).
     """
-    n = len(kernel)
     last: dict[str, Any] = {}
 
     def relu_hook(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
         t = inp[0]
         # One node often feeds several ReLUs: reuse its codes. Holding ``t`` keeps
         # its storage alive, so identity cannot be confused with a reused address.
-        if last.get("t") is not t or last.get("version") != t._version:
+        if last.get("t") is t and last.get("version") == t._version:
+            if kernel is not None:
+                kernel[:] += last["k"]
+            return
+        n = t.shape[0]
+        codes = t.detach().reshape(n, -1) > 0
+        last.update(t=t, version=t._version)
+        if kernel is not None:
             # c·cᵀ + (1−c)(1−c)ᵀ = 2·c·cᵀ − s·1ᵀ − 1·sᵀ + n, with s = row sums;
             # float32 is exact here (integer counts far below 2**24 per layer).
-            codes = (t.detach().reshape(n, -1) > 0).float()
-            s = codes.sum(1, keepdim=True)
-            k = 2.0 * (codes @ codes.T) - s - s.T + codes.shape[1]
-            last.update(t=t, version=t._version, k=k.double().numpy())
-        kernel[:] += last["k"]
+            c = codes.float()
+            s = c.sum(1, keepdim=True)
+            last["k"] = (2.0 * (c @ c.T) - s - s.T + c.shape[1]).double().numpy()
+            kernel[:] += last["k"]
+        if patterns is not None:
+            patterns.append(np.ascontiguousarray(np.packbits(codes.numpy(), axis=0).T))
 
     return [
         m.register_forward_pre_hook(relu_hook) for m in model.modules() if isinstance(m, nn.ReLU)
     ]
+
+
+def count_distinct_patterns(patterns: list[np.ndarray]) -> int:
+    """Count the distinct rows over the packed pattern arrays of :func:`add_relu_hooks`."""
+    if not patterns:
+        return 0
+    rows = np.concatenate(patterns)
+    width = rows.shape[1]
+    if width <= 8:
+        padded = np.zeros((rows.shape[0], 8), dtype=np.uint8)
+        padded[:, :width] = rows
+        return int(np.unique(padded.view(np.uint64).ravel()).size)
+    return int(np.unique(rows, axis=0).shape[0])
 
 
 def _add_fisher_hooks(

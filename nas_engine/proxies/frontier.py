@@ -24,7 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas_engine.proxies.base import PROXIES, Proxy, ProxyContext, UndefinedScore
+from nas_engine.proxies.base import (
+    PROXIES,
+    Proxy,
+    ProxyContext,
+    UndefinedScore,
+    add_relu_hooks,
+    count_distinct_patterns,
+)
 
 _AZ_PAPER = "Lee & Ham, AZ-NAS: Assembling Zero-Cost Proxies for NAS, CVPR 2024"
 
@@ -279,7 +286,8 @@ class Swap(Proxy):
         "network (batch of real images, no labels)"
     )
     paper = "Peng et al., SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS, ICLR 2024"
-    cost = "forward"
+    requires: ClassVar[frozenset[str]] = frozenset({"relu_patterns"})
+    cost = "forward (shared with NASWOT and the other batch-0 proxies)"
 
     def __init__(self, *, mu: float | None = None, sigma: float = 1.0) -> None:
         if sigma <= 0:
@@ -288,7 +296,8 @@ class Swap(Proxy):
         self.sigma = sigma
 
     def compute(self, ctx: ProxyContext) -> float:
-        count = ctx.memo("swap_count", lambda: distinct_patterns(ctx.model, ctx.batch(0)[0]))
+        count = ctx.artifacts(0, {"relu_patterns"}).relu_patterns
+        assert count is not None
         if self.mu is None:
             return float(count)
         params = ctx.complexity().params / 1e6
@@ -305,7 +314,7 @@ class SwapRegularised(Swap):
         "SWAP count times exp(-(P - mu)^2 / sigma), P the parameters in millions "
         "(mu = 1.5, sigma = 1.0 by default)"
     )
-    requires: ClassVar[frozenset[str]] = frozenset({"complexity"})
+    requires: ClassVar[frozenset[str]] = frozenset({"relu_patterns", "complexity"})
 
     def __init__(self, *, mu: float = 1.5, sigma: float = 1.0) -> None:
         super().__init__(mu=mu, sigma=sigma)
@@ -321,35 +330,12 @@ def distinct_patterns(model: nn.Module, x: torch.Tensor) -> int:
     Returns:
         The number of distinct patterns (all-off and all-on count once each).
     """
-    keys: list[np.ndarray] = []
-    last: dict[str, Any] = {}
-
-    def hook(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
-        t = inp[0]
-        if last.get("t") is t:
-            return  # the same node feeding another ReLU: the same patterns
-        last["t"] = t
-        bits = (t.detach().reshape(t.shape[0], -1) > 0).numpy()
-        packed = np.packbits(bits, axis=0)  # (ceil(B / 8), units), one column per unit
-        keys.append(np.ascontiguousarray(packed.T))
-
-    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if _is_relu(m)]
+    patterns: list[np.ndarray] = []
+    handles = add_relu_hooks(model, None, patterns)
     try:
         with torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-    if not keys:
-        return 0
-    rows = np.concatenate(keys)
-    width = rows.shape[1]
-    if width <= 8:
-        padded = np.zeros((rows.shape[0], 8), dtype=np.uint8)
-        padded[:, :width] = rows
-        return int(np.unique(padded.view(np.uint64).ravel()).size)
-    return int(np.unique(rows, axis=0).shape[0])
-
-
-def _is_relu(m: nn.Module) -> bool:
-    return isinstance(m, nn.ReLU)
+    return count_distinct_patterns(patterns)
