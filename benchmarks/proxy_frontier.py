@@ -134,8 +134,8 @@ def tune_swap(df: pd.DataFrame, truth: np.ndarray) -> dict[str, Any]:
 
     best = None
     grid = []
-    for mu in (0.5, 0.8, 1.0, 1.2, 1.5, 2.0):
-        for sigma in (0.1, 0.25, 0.5, 1.0, 2.0):
+    for mu in (0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0):
+        for sigma in (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0):
             v = df["swap"] * np.exp(-((df["params"] - mu) ** 2) / sigma)
             rho = float(spearmanr(v, truth, nan_policy="omit").statistic)
             grid.append({"mu": mu, "sigma": sigma, "spearman_fit": rho})

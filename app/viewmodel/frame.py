@@ -11,6 +11,7 @@ import pandas as pd
 
 from nas_engine.analysis import OpImportance, op_importance, percentiles
 from nas_engine.proxies import DEFAULT_ENSEMBLE, list_proxies, proxy_class, rank_ensemble
+from nas_engine.proxies.suite import DEFAULT_AGGREGATION
 from nas_engine.runner import Snapshot
 from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.strategies import STRATEGIES, list_strategies
@@ -135,12 +136,15 @@ def higher_is_better(metric: str) -> bool:
 
 
 def metric_values(df: pd.DataFrame, metric: str) -> np.ndarray:
-    """Values of a metric column (``ensemble`` = rank ensemble of the default members)."""
+    """Values of a metric column (``ensemble`` = rank ensemble of the default members,
+    with the default aggregation, over the frame's rows)."""
     if metric == "ensemble":
         members = [m for m in DEFAULT_ENSEMBLE if m in df.columns]
         if not members or df.empty:
             return np.full(len(df), np.nan)
-        return rank_ensemble({m: df[m].to_numpy() for m in members}, members)
+        return rank_ensemble(
+            {m: df[m].to_numpy() for m in members}, members, aggregation=DEFAULT_AGGREGATION
+        )
     if metric not in df.columns:
         return np.full(len(df), np.nan)
     return df[metric].to_numpy(dtype=float)

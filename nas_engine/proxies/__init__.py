@@ -17,6 +17,8 @@ from nas_engine.proxies.base import (
     proxy_class,
 )
 from nas_engine.proxies.suite import (
+    AGGREGATIONS,
+    DEFAULT_AGGREGATION,
     DEFAULT_ENSEMBLE,
     CellScores,
     ProxySuite,
@@ -29,7 +31,9 @@ from nas_engine.proxies.suite import (
 from nas_engine.proxies.zoo import zico_layer_terms
 
 __all__ = [
+    "AGGREGATIONS",
     "ARTIFACTS",
+    "DEFAULT_AGGREGATION",
     "DEFAULT_ENSEMBLE",
     "PROXIES",
     "CellScores",
