@@ -215,3 +215,21 @@ def test_budget_control_and_pareto_view(served) -> None:
     duo.find_element(f"#{graph.UNDO}").click()
     until(lambda: not controller.snapshot().budget.is_set, timeout=20)
     until(lambda: duo.driver.execute_script(f"return {plot}.layout.shapes.length === 0;"), 30)
+
+
+def test_whole_space_colouring(served) -> None:
+    duo, controller = served
+    until(lambda: controller.layout()[0] is not None, timeout=60)
+    duo.find_element(f"#{embedding.SPACE_RUN}").click()
+    duo.wait_for_contains_text(f"#{ids.ALERT}", "scoring all", timeout=10)
+    until(lambda: controller.space_scores().done >= 96, timeout=120)
+    duo.select_dcc_dropdown(f"#{embedding.COLOUR_BY}", value="all cells · synflow")
+    script = (
+        "const g=document.querySelector('#embedding .js-plotly-plot');"
+        "return g && g.data && g.data.length > 2 ? [g.data[2].name, g.data[2].x.length] : null;"
+    )
+    until(lambda: (duo.driver.execute_script(script) or [""])[0] == "scored (synflow)", 30)
+    assert duo.driver.execute_script(script)[1] >= 96  # not the few evaluated cells: all scored
+    duo.wait_for_contains_text(f"#{embedding.EMBED_INFO}", "synflow on", timeout=20)
+    controller.stop_space_scores(wait=60)
+    _shot(duo, 1, "embedding_all_cells")
