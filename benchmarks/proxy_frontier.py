@@ -202,21 +202,50 @@ def choose(
     return sorted(out, key=lambda r: -r["fit_spearman"])
 
 
+def pass_group(name: str) -> str:
+    """Which shared pass a proxy's cost belongs to (members of one group share it)."""
+    cls = proxy_class(name)
+    if cls.requires - {"complexity"}:
+        return "batch-0 pass"
+    if name.startswith("az_"):
+        return "AZ-NAS pass"
+    if cls.requires == {"complexity"}:
+        return "trace"
+    return name
+
+
+def estimated_cost(members: tuple[str, ...], alone: dict[str, float]) -> float:
+    """A set's s/cell if each shared pass is paid once: per group, its dearest member."""
+    groups: dict[str, float] = {}
+    for m in members:
+        g = pass_group(m)
+        groups[g] = max(groups.get(g, 0.0), alone[m])
+    return sum(groups.values())
+
+
 def within_cost(
-    space: Any, data: Any, ranking: list[dict[str, Any]], *, cells: int, batch: int = 12
+    space: Any,
+    data: Any,
+    ranking: list[dict[str, Any]],
+    *,
+    cells: int,
+    alone: dict[str, float],
+    previous: float,
+    batch: int = 12,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The best-fitting choice whose measured suite costs no more than the previous default's
     (at most :data:`COST_MARGIN` of it, so that timing noise cannot tip it over).
 
-    Candidates are timed ``batch`` distinct member sets at a time, in ranking order, each
-    interleaved with the previous default on the same cells (ratio from one run).
+    Sets whose estimated cost (:func:`estimated_cost`) is already over the margin are not
+    timed; the others are timed ``batch`` distinct member sets at a time, in ranking order,
+    each interleaved with the previous default on the same cells (ratio from one run).
 
     Returns:
         ``(chosen, every timed candidate with its ratio)``.
     """
     timed: list[dict[str, Any]] = []
     done: set[tuple[str, ...]] = set()
-    queue = [r for r in ranking]
+    queue = [r for r in ranking if estimated_cost(r["members"], alone) <= COST_MARGIN * previous]
     while queue:
         group: list[dict[str, Any]] = []
         while queue and len(group) < batch:
@@ -230,12 +259,16 @@ def within_cost(
         for r in group:
             r = {**r, "seconds": cost["suite"]["+".join(r["members"])], "previous_seconds": prev}
             r["cost_ratio"] = r["seconds"] / prev
+            r["estimated_s"] = estimated_cost(r["members"], alone)
             timed.append(r)
         ok = [r for r in timed if r["cost_ratio"] <= COST_MARGIN]
+        print(
+            f"timed {len(timed)} member sets; {len(ok)} within {COST_MARGIN}x of the previous "
+            f"default ({prev:.2f} s/cell)",
+            flush=True,
+        )
         if ok:
-            # the best of its aggregations among the first set that fits
-            best = max(ok, key=lambda r: r["fit_spearman"])
-            return best, timed
+            return max(ok, key=lambda r: r["fit_spearman"]), timed
     raise SystemExit("no ensemble costs no more than the previous default")
 
 
@@ -255,6 +288,11 @@ def main() -> None:
     ap.add_argument("--skip-space", action="store_true", help="report the sample only")
     ap.add_argument(
         "--no-score", action="store_true", help="report what the caches hold; score nothing"
+    )
+    ap.add_argument(
+        "--choice-from",
+        default=None,
+        help="reuse the choice (and its timings) recorded in an earlier proxy_frontier.json",
     )
     args = ap.parse_args()
     import torch
@@ -289,7 +327,18 @@ def main() -> None:
     # ---- 3. cost per cell (one run), then the choice on CIFAR-100
     ranks = signed_ranks(df, list(SAMPLE_PROXIES))
     ranking = choose(ranks, truths[FIT], args.max_members)
-    chosen, timed = within_cost(space, data, ranking, cells=args.cost_cells)
+    if args.choice_from:
+        earlier = json.loads(Path(args.choice_from).read_text())
+        base, timed = earlier["cost_estimate_base"], earlier["timed_choices"]
+        chosen = earlier["chosen"]
+        print(f"choice reused from {args.choice_from}: {'+'.join(chosen['members'])}")
+    else:
+        base = cost_stage(space, data, {"previous": PREVIOUS[0]}, args.cost_cells)
+        print(f"alone s/cell: {base['alone']}; previous: {base['suite']['previous']:.2f}")
+        chosen, timed = within_cost(
+            space, data, ranking, cells=args.cost_cells, alone=base["alone"],
+            previous=base["suite"]["previous"],
+        )  # fmt: skip
     # the choice's aggregation: its better one on the fit column
     chosen = max(
         (r for r in ranking if tuple(r["members"]) == tuple(chosen["members"])),
@@ -324,8 +373,9 @@ def main() -> None:
         cheap = ProxySuite(space, list(CHEAP_PROXIES), seed=args.seed, build_kwargs=build)
         if not args.no_score:
             score_space(cheap, path)  # resumes; a no-op when finished
-        cols = read_space_scores(space, path)
-        space_done = int(np.isfinite(cols[CHEAP_PROXIES[0]]).sum())
+        table = read_space_scores(space, path)
+        cols, scored = dict(table.values), table.scored
+        space_done = table.done
         costs = CostTable.compute(
             space,
             num_classes=10,
@@ -338,8 +388,8 @@ def main() -> None:
         order = [space.to_string(space.from_index(i)) for i in range(space.size)]
         all_truth = {k: truth_df.loc[order, c].to_numpy(float) for k, c in TRUTH.items()}
         frame = pd.DataFrame(cols)
-        scored = np.isfinite(frame[list(CHEAP_PROXIES)]).all(axis=1).to_numpy()
-        frame = frame[scored]  # a job part-way through: its uniform prefix
+        frame = frame[scored]  # a job part-way through: its uniform prefix; undefined
+        # values (cells no path connects) stay in and rank worst, as everywhere here
         all_truth = {k: t[scored] for k, t in all_truth.items()}
         sranks = signed_ranks(frame, list(frame.columns))
         for name in frame.columns:
@@ -370,6 +420,7 @@ def main() -> None:
         "swap_regulariser": swap_fit,
         "cost": cost,
         "timed_choices": timed,
+        "cost_estimate_base": base,
         "chosen": chosen,
         "top_choices": ranking[:15],
         "sample": rows_sample,

@@ -286,7 +286,7 @@ def test_whole_space_scores_job_colours_every_scored_cell(controller) -> None:
     assert not whole.running and whole.error is None and 64 <= whole.done < whole.total
     synflow = whole.values["synflow"]
     scored = np.flatnonzero(np.isfinite(synflow))
-    assert len(scored) == whole.done
+    assert 0 < len(scored) <= whole.done  # undefined cells (no path) have no colour
     space = controller.space
     snap, df = controller.snapshot(), candidates_frame(None, space)
     d = embedding_data(
@@ -298,8 +298,10 @@ def test_whole_space_scores_job_colours_every_scored_cell(controller) -> None:
     # with a truth vector, the info says how far the colouring can be trusted (never in
     # classroom mode)
     kw = {"colour_by": "space:synflow", "scale": "rank", "space_values": whole.values}
-    d = embedding_data(snap, df, space, space_truth=synflow, **kw)
-    assert f"Spearman ρ with ground truth 1.00 (n={whole.done:,})" in d.info
+    d = embedding_data(snap, df, space, space_truth=synflow, space_done=whole.done, **kw)
+    assert f"Spearman ρ with ground truth 1.00 (n={len(scored):,})" in d.info
+    undefined = whole.done - len(scored)
+    assert (f"({undefined:,} scored cells have no defined value)" in d.info) == (undefined > 0)
     d = embedding_data(snap, df, space, space_truth=-synflow, hide_truth=True, **kw)
     assert "ground truth" not in d.info
     fig = plots.embedding_figure(

@@ -260,14 +260,14 @@ def test_whole_space_job_resumes_and_stops(tmp_path: Path) -> None:
     )
     assert stopped.done == 20  # resumed: 14 more, not 20 more
     assert score_space(suite, path, limit=24, chunk_size=4, should_stop=lambda: True).done == 20
-    cols = read_space_scores(space, path)
-    order = cell_order(space)
-    scored = np.isfinite(cols["synflow"])
-    assert scored.sum() == 20 and scored[order[:20]].all()  # the seeded order's prefix
+    table = read_space_scores(space, path)
+    cols, order = table.values, cell_order(space)
+    assert table.done == 20 and table.scored[order[:20]].all()  # the seeded order's prefix
     alone = ProxySuite(space, ["meco"], build_kwargs={"C": 2, "N": 1})
     a = space.from_index(int(order[3]))
     assert cols["meco"][order[3]] == pytest.approx(alone.score(a).results["meco"].value)
-    assert read_space_scores(space, tmp_path / "missing.csv") == {}
+    empty = read_space_scores(space, tmp_path / "missing.csv")
+    assert empty.values == {} and empty.done == 0
 
 
 def test_whole_space_job_refuses_data_proxies() -> None:

@@ -184,17 +184,16 @@ class BackgroundJobs:
         path = self._space_path()
         stamp = path.stat().st_mtime_ns if path.is_file() else None
         with self._lock:
-            if self._space_cache[0] != stamp:
-                vals = read_space_scores(self.space, path) if stamp is not None else {}
-                self._space_cache = (stamp, vals)
-            vals = self._space_cache[1]
+            if self._space_cache is None or self._space_cache[0] != stamp:
+                self._space_cache = (stamp, read_space_scores(self.space, path))
+            table = self._space_cache[1]
             thread, error = self._space_thread, self._space_error
-        done = int(np.isfinite(vals[CHEAP_PROXIES[0]]).sum()) if vals else 0
+        vals = dict(table.values)
         running = thread is not None and thread.is_alive()
         costs = self.costs()
         if costs is not None:  # exact for every cell, from the run's cost table
             vals = {**vals, "params": costs.params, "flops": costs.flops}
-        return SpaceScores(vals, done, self.space.size, running, error)
+        return SpaceScores(vals, table.done, self.space.size, running, error)
 
     def truth_by_index(self) -> np.ndarray | None:
         """Ground truth of every cell by cell index (``nan`` where unknown), or ``None``."""

@@ -178,6 +178,7 @@ def embedding_data(
     method: str = "umap",
     space_values: Mapping[str, np.ndarray] | None = None,
     space_truth: np.ndarray | None = None,
+    space_done: int | None = None,
 ) -> EmbeddingData:
     """Which cells the mask allows, and the colour of every evaluated cell.
 
@@ -196,11 +197,13 @@ def embedding_data(
         space_values: Proxy name → value per cell index (``nan``: not scored yet).
         space_truth: Ground truth per cell index, for the whole-space colouring's
             Spearman ρ (how far that colouring can be trusted); hidden in classroom mode.
+        space_done: Cells the whole-space job has scored (``None``: count the defined
+            values).
     """
     if colour_by and colour_by.startswith(SPACE_PREFIX):
         return _whole_space_embedding(
             snap, space, colour_by[len(SPACE_PREFIX) :], scale, inspected, method,
-            space_values or {}, None if hide_truth else space_truth,
+            space_values or {}, None if hide_truth else space_truth, space_done,
         )  # fmt: skip
     mask = snap.mask if snap is not None else space.full_mask()
     opts = metric_options(df, hide_truth=hide_truth)
@@ -257,6 +260,7 @@ def _whole_space_embedding(
     method: str,
     space_values: Mapping[str, np.ndarray],
     truth: np.ndarray | None,
+    done: int | None,
 ) -> EmbeddingData:
     """Every scored cell coloured by a cheap proxy from the whole-space cache."""
     mask = snap.mask if snap is not None else space.full_mask()
@@ -264,14 +268,17 @@ def _whole_space_embedding(
     idx = np.flatnonzero(np.isfinite(vals)) if vals is not None else np.zeros(0, dtype=int)
     scored = pd.DataFrame({"index": idx, "arch": [f"cell {i}" for i in idx]})
     higher = higher_is_better(name)
+    done = len(idx) if done is None else done
     info = f"{method.upper()} layout · {name} on {len(idx):,} of {space.size:,} cells"
+    if done > len(idx):
+        info += f" ({done - len(idx):,} scored cells have no defined value)"
     if truth is not None and len(idx) >= 3:
         both = idx[np.isfinite(truth[idx])]
         if len(both) >= 3:
             sign = 1.0 if higher else -1.0
-            rho = float(spearmanr(sign * vals[both], truth[both]).statistic)
+            rho = float(spearmanr(sign * vals[both], truth[both]).statistic)  # defined only
             info += f" · Spearman ρ with ground truth {rho:.2f} (n={len(both):,})"
-    if len(idx) < space.size:
+    if done < space.size:
         info += " (whole-space scores not finished: press 'score all cells')"
     return EmbeddingData(
         allowed=allowed_indices(space, mask),

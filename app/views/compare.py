@@ -46,7 +46,7 @@ def layout(vc: ViewContext) -> html.Div:
         HELP,
         html.Div(
             [
-                metric_dropdown(CMP_X, "zico", label="x"),
+                metric_dropdown(CMP_X, "meco", label="x"),
                 metric_dropdown(CMP_Y, "fitness", label="y"),
                 dcc.RadioItems(
                     [

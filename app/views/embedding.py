@@ -92,6 +92,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             hide_truth=f.hide_truth,
             method=method,
             space_values=whole.values,
+            space_done=whole.done,
             space_truth=vc.controller.truth_by_index()
             if (colour_by or "").startswith("space:")
             else None,

@@ -74,7 +74,7 @@ def layout(vc: ViewContext) -> html.Div:
                                 "attribution metric ",
                                 dcc.Dropdown(
                                     proxy_names(),
-                                    proxy if proxy != "ensemble" else "zico",
+                                    proxy if proxy != "ensemble" else "meco",
                                     id=ATTR_METRIC,
                                     clearable=False,
                                     className="small-dd",

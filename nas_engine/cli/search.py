@@ -16,6 +16,7 @@ from nas_engine.cli.base import (
     parse_edge_op,
     parse_set,
 )
+from nas_engine.runner.config import SearchConfig
 from nas_engine.search_spaces import MaskError, create_space, list_spaces
 
 
@@ -56,7 +57,12 @@ def _best_table(snap: Any, top: int = 10) -> str:
     show_default=True,
     help="random | evolution | proxy_evolution | supernet_evolution",
 )
-@click.option("--proxy", default="zico", show_default=True, help="Fitness proxy, or 'ensemble'.")
+@click.option(
+    "--proxy",
+    default=SearchConfig.proxy,
+    show_default=True,
+    help="Fitness proxy, or 'ensemble' (the default rank ensemble).",
+)
 @click.option(
     "--budget",
     default=200,

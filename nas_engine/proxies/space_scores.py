@@ -144,27 +144,44 @@ def _count_rows(path: Path) -> int:
         return max(sum(1 for line in f if line.endswith(b"\n")) - 1, 0)
 
 
-def read_space_scores(space: SearchSpace[Any], path: str | Path) -> dict[str, np.ndarray]:
-    """Read a whole-space cache as one array per proxy, indexed by cell index.
+@dataclass(frozen=True)
+class SpaceScoreTable:
+    """A whole-space cache read into arrays indexed by cell index.
+
+    Args:
+        values: Proxy name → ``(space.size,)`` floats; ``nan`` where not scored yet or
+            where the proxy is undefined for the cell.
+        scored: ``(space.size,)`` booleans: the cell has a row in the cache.
+    """
+
+    values: dict[str, np.ndarray]
+    scored: np.ndarray
+
+    @property
+    def done(self) -> int:
+        """Cells with a row."""
+        return int(self.scored.sum())
+
+
+def read_space_scores(space: SearchSpace[Any], path: str | Path) -> SpaceScoreTable:
+    """Read a whole-space cache (possibly part-way through) into arrays by cell index.
 
     Args:
         space: The search space.
-        path: The cache CSV (may be part-way through).
-
-    Returns:
-        Proxy name → ``(space.size,)`` float array, ``nan`` where not scored yet; empty
-        when the file does not exist.
+        path: The cache CSV; a missing file reads as an empty table.
     """
+    scored = np.zeros(space.size, dtype=bool)
     if not Path(path).is_file():
-        return {}
+        return SpaceScoreTable({}, scored)
     archs, values = read_scores(path)
     idx = np.array([space.index(space.from_string(a)) for a in archs], dtype=np.int64)
+    scored[idx] = True
     out = {}
     for name, vals in values.items():
         col = np.full(space.size, math.nan)
         col[idx] = vals
         out[name] = col
-    return out
+    return SpaceScoreTable(out, scored)
 
 
 def check_cheap(names: Sequence[str]) -> list[str]:

@@ -31,7 +31,9 @@ class SearchConfig:
         data_dir: Folder for CIFAR pickles.
         strategy: Strategy name.
         proxy: Fitness proxy name, or ``"ensemble"`` (rank ensemble of ``ensemble``).
-        proxies: Proxies computed for every candidate (the fitness proxy is added).
+        proxies: Proxies computed for every candidate (the fitness proxy, or the
+            ensemble's members, are added). ``az_progressivity`` is free beside the
+            ensemble's other AZ-NAS members (one shared pass).
         ensemble: Members of the rank ensemble.
         aggregation: How the ensemble combines ranks (``mean_rank`` or ``log_rank``).
         budget: Candidates to evaluate.
@@ -68,8 +70,8 @@ class SearchConfig:
     dataset: str = "digits"
     data_dir: str | None = None
     strategy: str = "evolution"
-    proxy: str = "zico"
-    proxies: tuple[str, ...] = ("zico", "naswot", "synflow", "params", "flops")
+    proxy: str = "ensemble"
+    proxies: tuple[str, ...] = ("params", "flops", "az_progressivity")
     ensemble: tuple[str, ...] = DEFAULT_ENSEMBLE
     aggregation: str = DEFAULT_AGGREGATION
     budget: int = 200
