@@ -247,7 +247,9 @@ class ProxyContext:
         try:
             x.requires_grad_(need_jac)
             model.zero_grad(set_to_none=True)
-            out = model(x)
+            # a forward-only pass (NASWOT, SWAP) builds no autograd graph
+            with torch.set_grad_enabled(need_grads or need_jac):
+                out = model(x)
             weights = [m.weight for _, m in layers]
             if need_grads:
                 loss = F.cross_entropy(out, y)
