@@ -69,8 +69,11 @@ FIT, REPORT = "CIFAR-100", "CIFAR-10"
 #: The ensemble before this benchmark (mean rank), the baseline for cost and fidelity.
 PREVIOUS = (("zico", "naswot", "synflow", "params"), "mean_rank")
 AZ_NAS = (("az_expressivity", "az_progressivity", "az_trainability", "flops"), "log_rank")
-#: A choice's measured cost, as a fraction of the previous default's, may not exceed this.
-COST_MARGIN = 0.9
+#: A choice's *estimated* cost (:func:`estimated_cost`), as a fraction of the previous
+#: default's measured cost, may not exceed this; its measured cost may not exceed 1.0x.
+#: (A first rule, measured cost <= 0.9x in one run, chose a set whose cost then measured
+#: 0.86x-1.07x of the previous default's across runs: timing noise here is about ±10 %.)
+COST_MARGIN = 0.75
 PUBLISHED = [  # NB201 CIFAR-10 test accuracy, as quoted in the issue
     ("AZ-NAS (Lee & Ham, CVPR 2024)", "0.913 (0.741)", "all 15,625 cells"),
     ("LIBRA (CVPR 2025)", "0.89", "1,000 cells"),
@@ -233,12 +236,12 @@ def within_cost(
     previous: float,
     batch: int = 12,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The best-fitting choice whose measured suite costs no more than the previous default's
-    (at most :data:`COST_MARGIN` of it, so that timing noise cannot tip it over).
+    """The best-fitting choice whose estimated cost is within :data:`COST_MARGIN` of the
+    previous default's and whose measured cost is no more than it.
 
-    Sets whose estimated cost (:func:`estimated_cost`) is already over the margin are not
-    timed; the others are timed ``batch`` distinct member sets at a time, in ranking order,
-    each interleaved with the previous default on the same cells (ratio from one run).
+    Sets over the estimate's margin are not timed; the others are timed ``batch`` distinct
+    member sets at a time, in ranking order, each interleaved with the previous default on
+    the same cells (ratio from one run).
 
     Returns:
         ``(chosen, every timed candidate with its ratio)``.
@@ -261,15 +264,57 @@ def within_cost(
             r["cost_ratio"] = r["seconds"] / prev
             r["estimated_s"] = estimated_cost(r["members"], alone)
             timed.append(r)
-        ok = [r for r in timed if r["cost_ratio"] <= COST_MARGIN]
+        ok = [r for r in timed if r["cost_ratio"] <= 1.0]
         print(
-            f"timed {len(timed)} member sets; {len(ok)} within {COST_MARGIN}x of the previous "
+            f"timed {len(timed)} member sets; {len(ok)} cost no more than the previous "
             f"default ({prev:.2f} s/cell)",
             flush=True,
         )
         if ok:
             return max(ok, key=lambda r: r["fit_spearman"]), timed
     raise SystemExit("no ensemble costs no more than the previous default")
+
+
+def held_out(
+    df: pd.DataFrame,
+    truths: dict[str, np.ndarray],
+    base: dict[str, Any],
+    default: tuple[tuple[str, ...], str],
+    max_members: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Choose on CIFAR-100 of one half of the sample, report CIFAR-10 on the other half.
+
+    The cost filter is :func:`estimated_cost` within :data:`COST_MARGIN` of the previous
+    default (no timing); the halves are a seeded random split.
+    """
+    from scipy.stats import spearmanr
+
+    order = np.random.default_rng(seed).permutation(len(df))
+    a, b = order[: len(df) // 2], order[len(df) // 2 :]
+    ranks_a = signed_ranks(df.iloc[a], list(SAMPLE_PROXIES))
+    ranks_b = signed_ranks(df.iloc[b], list(SAMPLE_PROXIES))
+    limit = COST_MARGIN * base["suite"]["previous"]
+    ranking = [
+        r
+        for r in choose(ranks_a, truths[FIT][a], max_members)
+        if estimated_cost(r["members"], base["alone"]) <= limit
+    ]
+    pick = ranking[0]
+
+    def rho_b(members: tuple[str, ...], how: str) -> float:
+        return float(spearmanr(combine(ranks_b, members, how), truths[REPORT][b]).statistic)
+
+    return {
+        "cells_fit": len(a),
+        "cells_report": len(b),
+        "chosen_on_half_a": {
+            **pick,
+            "report_spearman_half_b": rho_b(pick["members"], pick["aggregation"]),
+        },
+        "default_on_half_b": rho_b(*default),
+        "previous_on_half_b": rho_b(*PREVIOUS),
+    }
 
 
 def main() -> None:
@@ -405,7 +450,10 @@ def main() -> None:
                     for k, t in all_truth.items()
                 }
 
+    split = held_out(df, truths, base, sets["current default"], args.max_members, args.seed + 11)
+    print(f"held-out check: {split}")
     result = {
+        "held_out": split,
         "settings": {
             "cells": len(cells),
             "seed": args.seed,
@@ -482,6 +530,15 @@ def report(result: dict[str, Any], sets: dict[str, tuple[tuple[str, ...], str]])
         f"{c['fit_spearman']:.3f}. Cost per cell (median of {cost['cells']} cells, one run): "
         + ", ".join(f"{k} {v:.2f} s ({v / prev:.2f}×)" for k, v in cost["suite"].items())
     )
+    h = result.get("held_out")
+    if h:
+        c = h["chosen_on_half_a"]
+        out.append(
+            f"\nHeld-out check: chosen on {FIT} of {h['cells_fit']} cells "
+            f"({'+'.join(c['members'])}, {c['aggregation']}), {REPORT} ρ on the other "
+            f"{h['cells_report']}: {c['report_spearman_half_b']:.3f}; the default there: "
+            f"{h['default_on_half_b']:.3f}; the previous default: {h['previous_on_half_b']:.3f}."
+        )
     return "\n".join(out) + "\n"
 
 

@@ -32,8 +32,7 @@ class SearchConfig:
         strategy: Strategy name.
         proxy: Fitness proxy name, or ``"ensemble"`` (rank ensemble of ``ensemble``).
         proxies: Proxies computed for every candidate (the fitness proxy, or the
-            ensemble's members, are added). ``az_progressivity`` is free beside the
-            ensemble's other AZ-NAS members (one shared pass).
+            ensemble's members, are added).
         ensemble: Members of the rank ensemble.
         aggregation: How the ensemble combines ranks (``mean_rank`` or ``log_rank``).
         budget: Candidates to evaluate.
@@ -71,7 +70,7 @@ class SearchConfig:
     data_dir: str | None = None
     strategy: str = "evolution"
     proxy: str = "ensemble"
-    proxies: tuple[str, ...] = ("params", "flops", "az_progressivity")
+    proxies: tuple[str, ...] = ("params", "flops")
     ensemble: tuple[str, ...] = DEFAULT_ENSEMBLE
     aggregation: str = DEFAULT_AGGREGATION
     budget: int = 200
