@@ -61,9 +61,13 @@ def test_worst_ops_respects_mask_and_evidence() -> None:
 
 def test_percentile_fitness() -> None:
     prior = [{"zico": 1.0, "params": 10.0}, {"zico": 3.0, "params": 30.0}]
-    assert percentile_fitness({"zico": 2.0, "params": 40.0}, prior, ["zico", "params"]) == 0.75
-    assert percentile_fitness({"zico": math.nan}, prior, ["zico"]) == 0.0
-    assert percentile_fitness({"zico": 2.0}, [], ["zico"]) == 0.5
+    mean = {"aggregation": "mean_rank"}
+    assert (
+        percentile_fitness({"zico": 2.0, "params": 40.0}, prior, ["zico", "params"], **mean)
+        == 0.75
+    )
+    assert percentile_fitness({"zico": math.nan}, prior, ["zico"], **mean) == 0.0
+    assert percentile_fitness({"zico": 2.0}, [], ["zico"], **mean) == 0.5
 
 
 def test_arch_spec_is_json_and_complete() -> None:

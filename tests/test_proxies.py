@@ -376,7 +376,7 @@ def test_ranks_and_ensemble() -> None:
     r = rank_higher_better([3.0, float("nan"), 1.0, 2.0])
     assert r.tolist() == [4.0, 1.0, 2.0, 3.0]  # nan ranks worst
     scores = {"zico": [1, 2, 3], "naswot": [3, 2, 1], "synflow": [1, 2, 3], "params": [1, 2, 3]}
-    ens = rank_ensemble(scores)
+    ens = rank_ensemble(scores, list(scores), aggregation="mean_rank")
     assert ens.tolist() == [1.5, 2.0, 2.5]
     with pytest.raises(ProxyInputError, match="needs scores for \\['zen'\\]"):
         rank_ensemble(scores, ["zen"])

@@ -92,9 +92,16 @@ def test_correlate_table_and_json(tmp_path: Path) -> None:
     assert out["cells"] == 4 and out["with_truth"] == 3
     assert out["proxies"]["zico"]["spearman"] == pytest.approx(1.0)
     assert out["proxies"]["params"]["spearman"] == pytest.approx(-1.0)
-    from nas_engine.proxies.suite import DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
-
-    assert f"ensemble({'+'.join(DEFAULT_ENSEMBLE)}; {DEFAULT_AGGREGATION})" in out["proxies"]
+    # the file lacks the default ensemble's members: no ensemble row, and a note says so
+    assert not any(k.startswith("ensemble(") for k in out["proxies"])
+    assert "default ensemble" in out["note"]
+    r = CliRunner().invoke(main, ["correlate", "--scores", str(scores), "--benchmark",
+                                  f"csv:{gt}", "--json", "--ensemble", "zico,naswot",
+                                  "--aggregation", "mean_rank"])  # fmt: skip
+    assert "ensemble(zico+naswot; mean_rank)" in json.loads(r.output)["proxies"]
+    r = CliRunner().invoke(main, ["correlate", "--scores", str(scores), "--benchmark",
+                                  f"csv:{gt}", "--ensemble", "zico,meco"])  # fmt: skip
+    assert r.exit_code != 0 and "meco" in r.output  # an explicit ensemble must be there
     r = CliRunner().invoke(
         main, ["correlate", "--scores", str(scores), "--benchmark", f"csv:{gt}"]
     )

@@ -171,9 +171,9 @@ def score(
 @click.option("--benchmark", required=True, metavar="SPEC", help="csv:PATH[:COLUMN]")
 @click.option(
     "--ensemble",
-    default=",".join(DEFAULT_ENSEMBLE),
-    show_default=True,
-    help="Proxies of the rank ensemble ('' for none).",
+    default=None,
+    help=f"Proxies of the rank ensemble ('' for none) [default: {','.join(DEFAULT_ENSEMBLE)}, "
+    "when the file has them].",
 )
 @click.option(
     "--aggregation",
@@ -191,7 +191,12 @@ def score(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def correlate(
-    scores_file: str, benchmark: str, ensemble: str, aggregation: str, top: float, as_json: bool
+    scores_file: str,
+    benchmark: str,
+    ensemble: str | None,
+    aggregation: str,
+    top: float,
+    as_json: bool,
 ) -> None:
     """Rank correlation (Spearman, Kendall) and top-k precision of each proxy vs ground truth."""
     import math
@@ -218,7 +223,15 @@ def correlate(
 
             sign = 1.0 if proxy_class(name).higher_is_better else -1.0
         rows[name] = correlations([sign * v for v in vals], t, top=top)
-    members = [m.strip() for m in ensemble.split(",") if m.strip()]
+    note = ""
+    if ensemble is None:  # the default ensemble, when the file has its members
+        members = list(DEFAULT_ENSEMBLE)
+        if any(m not in values for m in members):
+            lacking = [m for m in members if m not in values]
+            note = f"no default ensemble row: the file lacks {lacking}"
+            members = []
+    else:
+        members = [m.strip() for m in ensemble.split(",") if m.strip()]
     if members:
         try:
             ens = rank_ensemble(values, members, aggregation=aggregation)
@@ -227,10 +240,15 @@ def correlate(
         rows[f"ensemble({'+'.join(members)}; {aggregation})"] = correlations(list(ens), t, top=top)
     if as_json:
         click.echo(
-            json.dumps({"cells": len(archs), "with_truth": known, "proxies": rows}, indent=2)
+            json.dumps(
+                {"cells": len(archs), "with_truth": known, "proxies": rows, "note": note},
+                indent=2,
+            )
         )
         return
     click.echo(f"{len(archs)} cells, {known} with ground truth ({gt.metric})")
+    if note:
+        click.echo(note)
     click.echo(
         f"{'proxy':<40} {'spearman':>8} {'kendall':>8} {'top' + str(round(top * 100)) + '%':>7}"
     )
