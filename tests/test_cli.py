@@ -115,3 +115,29 @@ def test_truth_shared_table_prints_9437() -> None:
     path = shared_file("nb201_cifar10_test_acc.csv")
     r = CliRunner().invoke(main, ["truth", "--benchmark", f"csv:{path}", BEST_NB201])
     assert r.exit_code == 0 and r.output.strip() == "94.37"
+
+
+def test_best_table_orders_by_the_ensemble_over_all_cells() -> None:
+    from types import SimpleNamespace
+
+    from nas_engine.cli.search import _best_table
+    from nas_engine.runner import SearchConfig
+    from nas_engine.storage import CandidateRecord
+
+    cfg = SearchConfig(dataset="synthetic", proxy="ensemble", strategy="random")
+    members = list(cfg.ensemble)
+    archs = [
+        "|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|",
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+    ]
+    # the first cell is alone when evaluated (online fitness 0 = best possible); the second
+    # beats it on every member, so the ensemble over both puts the second first
+    cands = [
+        CandidateRecord(seq=i, arch=a, mask_version=0, strategy="random",
+                        scores={m: float(i) for m in members}, fitness=f, oneshot=None,
+                        truth=None, created=0.0, seconds=0.1)
+        for i, (a, f) in enumerate(zip(archs, [0.0, -0.1], strict=True))
+    ]  # fmt: skip
+    table = _best_table(SimpleNamespace(candidates=cands, config=cfg)).splitlines()
+    assert table[1].split()[0] == "1" and table[2].split()[0] == "0"
+    assert table[-1].startswith("* online fitness")
