@@ -22,13 +22,20 @@ from nas_engine.search_spaces import MaskError, create_space, list_spaces
 
 # ----------------------------------------------------------------------------- search
 def _best_table(snap: Any, top: int = 10) -> str:
-    cands = [c for c in snap.candidates if c.fitness is not None]
+    """The best distinct cells in the run's own order (for the ensemble: the rank ensemble
+    over every evaluated cell, not an early cell's online fitness)."""
+    from nas_engine.runner.ranking import ranked
+    from nas_engine.strategies import STRATEGIES
+
+    kind = STRATEGIES.get(snap.config.strategy).fitness  # type: ignore[attr-defined]
     seen: dict[str, Any] = {}
-    for c in sorted(cands, key=lambda c: -c.fitness):
+    for c in ranked(snap.candidates, config=snap.config, fitness_kind=kind):
         seen.setdefault(c.arch, c)
     rows = list(seen.values())[:top]
     proxies = list(snap.config.all_proxies)
-    head = f"{'#':>4} {'fitness':>9} " + " ".join(f"{p[:9]:>9}" for p in proxies)
+    ens = snap.config.proxy == "ensemble" and kind == "proxy"
+    head = f"{'#':>4} {'fitness' + ('*' if ens else ''):>9} "
+    head += " ".join(f"{p[:9]:>9}" for p in proxies)
     head += f" {'one-shot':>8} {'trained':>7} {'truth':>6}  arch"
     lines = [head]
 
@@ -42,6 +49,11 @@ def _best_table(snap: Any, top: int = 10) -> str:
             f"{c.seq:>4} {f(c.fitness, 9, 3)} "
             + " ".join(f(c.scores.get(p), 9, 3) for p in proxies)
             + f" {f(c.oneshot, 8)} {f(c.trained_acc, 7)} {f(c.truth, 6)}  {c.arch}"
+        )
+    if ens:
+        lines.append(
+            "* online fitness when the cell was evaluated (judged on the cells before it); "
+            f"rows are ordered by the {snap.config.aggregation} ensemble over all cells"
         )
     return "\n".join(lines)
 
