@@ -82,11 +82,7 @@ PUBLISHED = [  # NB201 CIFAR-10 test accuracy, as quoted in the issue
 
 def sample_cells(space: Any, n: int, seed: int) -> list[str]:
     """The cells ``nasnav score --sample n --seed seed`` scores, in its order."""
-    rng = np.random.default_rng(seed)
-    seen: dict[Any, None] = {}
-    while len(seen) < n:
-        seen[space.sample(rng)] = None
-    return [space.to_string(a) for a in seen]
+    return [space.to_string(a) for a in space.sample_distinct(n, np.random.default_rng(seed))]
 
 
 def boot_ci(pred: np.ndarray, truth: np.ndarray, *, n_boot: int, seed: int) -> dict[str, Any]:

@@ -196,3 +196,19 @@ def test_mask_refusals() -> None:
         m.pin(0, "none").prune(0, "none")
     with pytest.raises(MaskError, match="integer"):
         m.prune("0", "none")  # type: ignore[arg-type]
+
+
+def test_sample_distinct_keeps_first_draw_order_and_refuses_too_many() -> None:
+    sp = create_space("nb201")
+    got = sp.sample_distinct(50, np.random.default_rng(3))
+    rng, first = np.random.default_rng(3), []
+    while len(first) < 50:
+        a = sp.sample(rng)
+        if a not in first:
+            first.append(a)
+    assert got == first and len(set(got)) == 50
+    mask = sp.full_mask()
+    for e in range(1, sp.num_edges):
+        mask = mask.pin(e, sp.ops[0])  # 5 cells left
+    with pytest.raises(ValueError, match="distinct"):
+        sp.sample_distinct(mask.size() + 1, np.random.default_rng(0), mask)

@@ -129,11 +129,7 @@ def score(
         assert sample is not None
         if sample > sp.size:
             fail(f"--sample {sample} exceeds the space's {sp.size} cells")
-        rng = np.random.default_rng(seed)
-        seen: dict[Any, None] = {}
-        while len(seen) < sample:
-            seen[sp.sample(rng)] = None
-        archs = list(seen)
+        archs = sp.sample_distinct(sample, np.random.default_rng(seed))
     try:
         ds = load_dataset(dataset, data_dir=data_dir)
         suite = ProxySuite(

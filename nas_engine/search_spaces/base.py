@@ -172,6 +172,22 @@ class SearchSpace(abc.ABC, Generic[A]):
         mask = self.check_mask(mask)
         return self.from_ops([a[int(rng.integers(len(a)))] for a in mask.allowed_all()])
 
+    def sample_distinct(
+        self, n: int, rng: np.random.Generator, mask: OpMask | None = None
+    ) -> list[A]:
+        """Draw ``n`` distinct cells uniformly, in the order they are first drawn.
+
+        Raises:
+            ValueError: When fewer than ``n`` cells lie inside the mask.
+        """
+        mask = self.check_mask(mask)
+        if n > mask.size():
+            raise ValueError(f"asked for {n} distinct cells; the mask holds {mask.size()}")
+        seen: dict[A, None] = {}
+        while len(seen) < n:
+            seen[self.sample(rng, mask)] = None
+        return list(seen)
+
     def mutate(self, arch: A, rng: np.random.Generator, mask: OpMask | None = None) -> A:
         """Change the op on one randomly chosen edge to another allowed op.
 
