@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from nas_engine.proxies import ProxyContext
 from nas_engine.runner import SearchConfig
 from nas_engine.search_spaces import OpMask
 from nas_engine.steering import SteeringEvent
@@ -26,6 +27,21 @@ TINY = {
     "train_N": 1,
     "train_epochs": 1,
 }
+
+
+class FixedSpace:
+    """A duck-typed 'space' whose build returns a given module (for hand-checked nets)."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+
+    def build(self, arch: Any, **_kw: Any) -> Any:
+        return self.factory()
+
+
+def fixed_context(factory: Any, data: Any = None, **kw: Any) -> ProxyContext:
+    """A scoring context for the network ``factory()`` builds (hand-checked proxy tests)."""
+    return ProxyContext(FixedSpace(factory), None, data=data, **kw)  # type: ignore[arg-type]
 
 
 def tiny_config(**kw: Any) -> SearchConfig:
@@ -51,4 +67,12 @@ def mask_at(version: int, initial: OpMask, events: list[SteeringEvent]) -> OpMas
     return ev.mask_after
 
 
-__all__ = ["TINY", "dataclasses", "mask_at", "tiny_config", "tiny_overrides"]
+__all__ = [
+    "TINY",
+    "FixedSpace",
+    "dataclasses",
+    "fixed_context",
+    "mask_at",
+    "tiny_config",
+    "tiny_overrides",
+]

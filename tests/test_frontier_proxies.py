@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ import torch
 from torch import nn
 
 from nas_engine.proxies import (
-    ProxyContext,
     ProxyInputError,
     ProxySuite,
     create_proxy,
@@ -22,7 +20,6 @@ from nas_engine.proxies import (
     resolve_proxy_names,
 )
 from nas_engine.proxies.frontier import (
-    distinct_patterns,
     eigen_entropy,
     min_correlation_eigenvalue,
 )
@@ -35,20 +32,9 @@ from nas_engine.proxies.space_scores import (
 )
 from nas_engine.proxies.suite import DEFAULT_ENSEMBLE
 from nas_engine.search_spaces import create_space
+from tests.engine_helpers import fixed_context
 
-
-class FixedSpace:
-    """A duck-typed 'space' whose build returns a given module."""
-
-    def __init__(self, factory: Any) -> None:
-        self.factory = factory
-
-    def build(self, arch: Any, **_kw: Any) -> nn.Module:
-        return self.factory()
-
-
-def _ctx(factory: Any, data: Any = None, **kw: Any) -> ProxyContext:
-    return ProxyContext(FixedSpace(factory), None, data=data, **kw)  # type: ignore[arg-type]
+_ctx = fixed_context
 
 
 # ------------------------------------------------------------------------------ AZ-NAS
@@ -206,11 +192,21 @@ def test_swap_counts_distinct_patterns_by_hand() -> None:
         create_proxy("swap", sigma=0.0)
 
 
-def test_distinct_patterns_wide_batches() -> None:
+def test_swap_counts_wide_batches() -> None:
     # 70 samples need two packed words per unit; units 0 and 2 agree, unit 1 differs
-    x = torch.randn(70, 1)
-    model = nn.Sequential(nn.Flatten(), _Dup(), nn.ReLU())
-    assert distinct_patterns(model, x) == 2
+    class Wide:
+        input_shape = (1, 1, 1)
+        num_classes = 2
+
+        def batch(self, size: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+            x = np.random.default_rng(seed).normal(size=(size, 1, 1, 1)).astype(np.float32)
+            return x, np.zeros(size, dtype=np.int64)
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Flatten(), _Dup(), nn.ReLU())
+
+    ctx = _ctx(model, data=Wide(), batch_size=70)
+    assert create_proxy("swap").score(ctx).value == 2.0
 
 
 class _Dup(nn.Module):

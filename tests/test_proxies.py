@@ -27,6 +27,7 @@ from nas_engine.proxies import (
     zico_layer_terms,
 )
 from nas_engine.search_spaces import NB201Arch, create_space
+from tests.engine_helpers import fixed_context
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EXPECTED = {
@@ -42,18 +43,7 @@ def data() -> Any:
     return load_dataset("synthetic")
 
 
-class FixedSpace:
-    """A duck-typed 'space' whose build returns a given module (for hand-checked nets)."""
-
-    def __init__(self, factory: Any) -> None:
-        self.factory = factory
-
-    def build(self, arch: Any, **_kw: Any) -> nn.Module:
-        return self.factory()
-
-
-def _ctx(factory: Any, data: Any = None, **kw: Any) -> ProxyContext:
-    return ProxyContext(FixedSpace(factory), None, data=data, **kw)  # type: ignore[arg-type]
+_ctx = fixed_context
 
 
 # ----------------------------------------------------------------------------- registry

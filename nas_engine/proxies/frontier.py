@@ -29,8 +29,6 @@ from nas_engine.proxies.base import (
     Proxy,
     ProxyContext,
     UndefinedScore,
-    add_relu_hooks,
-    count_distinct_patterns,
 )
 
 _AZ_PAPER = "Lee & Ham, AZ-NAS: Assembling Zero-Cost Proxies for NAS, CVPR 2024"
@@ -318,24 +316,3 @@ class SwapRegularised(Swap):
 
     def __init__(self, *, mu: float = 1.0, sigma: float = 0.5) -> None:
         super().__init__(mu=mu, sigma=sigma)
-
-
-def distinct_patterns(model: nn.Module, x: torch.Tensor) -> int:
-    """Count the distinct across-batch on/off patterns of every ReLU unit of ``model``.
-
-    Args:
-        model: The network (run in its current mode, without gradients).
-        x: The input batch.
-
-    Returns:
-        The number of distinct patterns (all-off and all-on count once each).
-    """
-    patterns: list[np.ndarray] = []
-    handles = add_relu_hooks(model, None, patterns)
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return count_distinct_patterns(patterns)

@@ -112,12 +112,12 @@ def add_ensemble_column(
         rows = list(csv.reader(f))
     if len(rows) < 2:
         return False
-    header = rows[0]
+    header, body = rows[0], rows[1:]
     if header[-1] == ENSEMBLE_COLUMN:
-        header, rows = header[:-1], [header[:-1]] + [r[:-1] for r in rows[1:]]
+        header, body = header[:-1], [r[:-1] for r in body]
     if any(m not in header for m in members):
         return False
-    body = [r for r in rows[1:] if len(r) == len(header)]
+    body = [r for r in body if len(r) == len(header)]
     cols = {m: [_float(r[header.index(m)]) for r in body] for m in members}
     ens = rank_ensemble(cols, members, aggregation=aggregation)
     _write_rows(
@@ -227,8 +227,5 @@ def read_scores(path: str | Path) -> tuple[list[str], dict[str, list[float]]]:
                 continue  # torn row
             archs.append(row["arch"])
             for c in proxies:
-                try:
-                    values[c].append(float(row[c]))
-                except ValueError:
-                    values[c].append(math.nan)
+                values[c].append(_float(row[c]))
     return archs, values
