@@ -284,6 +284,9 @@ def test_whole_space_scores_job_colours_every_scored_cell(controller) -> None:
         time.sleep(0.1)
     whole = controller.space_scores()
     assert not whole.running and whole.error is None and 64 <= whole.done < whole.total
+    progress = controller.space_scores(values=False)  # what the page polls: no parsing
+    assert progress.values == {} and progress.done == whole.done
+    assert {"synflow", "meco"} <= set(progress.names)
     synflow = whole.values["synflow"]
     scored = np.flatnonzero(np.isfinite(synflow))
     assert 0 < len(scored) <= whole.done  # undefined cells (no path) have no colour

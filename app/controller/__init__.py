@@ -81,7 +81,8 @@ class AppController(BackgroundJobs):
         self._space_thread: threading.Thread | None = None
         self._space_stop = threading.Event()
         self._space_error: str | None = None
-        self._space_cache: tuple[int | None, Any] | None = None
+        # (file stamp, parsed table or None, cells scored)
+        self._space_cache: tuple[int | None, Any, int] | None = None
         self._truth_vec: np.ndarray | None = None
 
     @classmethod

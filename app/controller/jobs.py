@@ -16,6 +16,7 @@ from nas_engine.proxies import ProxySuite
 from nas_engine.proxies.space_scores import (
     CHEAP_PROXIES,
     SpaceScoreProgress,
+    count_scored,
     read_space_scores,
     score_space,
     space_score_path,
@@ -27,7 +28,9 @@ class SpaceScores:
     """Whole-space scores of the cheap proxies, as far as the job has got.
 
     Args:
-        values: Proxy name → one value per cell index (``nan`` = not scored yet).
+        values: Proxy name → one value per cell index (``nan`` = not scored yet); empty
+            unless asked for.
+        names: The proxies a whole-space colouring can offer.
         done: Cells scored.
         total: Cells in the space.
         running: Whether the job is running now.
@@ -35,6 +38,7 @@ class SpaceScores:
     """
 
     values: dict[str, np.ndarray]
+    names: tuple[str, ...]
     done: int
     total: int
     running: bool
@@ -179,21 +183,32 @@ class BackgroundJobs:
             self.cache_dir, self.space, list(CHEAP_PROXIES), seed=cfg.seed, build_kwargs=build
         )
 
-    def space_scores(self) -> SpaceScores:
-        """What the whole-space cache holds now (re-read when the file changes)."""
+    def space_scores(self, *, values: bool = True) -> SpaceScores:
+        """How far the whole-space job has got and, with ``values``, what it scored.
+
+        The cache file is parsed only when values are asked for and the file changed
+        since; progress alone costs a line count (once per change of the file).
+        """
         path = self._space_path()
         stamp = path.stat().st_mtime_ns if path.is_file() else None
         with self._lock:
-            if self._space_cache is None or self._space_cache[0] != stamp:
-                self._space_cache = (stamp, read_space_scores(self.space, path))
-            table = self._space_cache[1]
+            cache = self._space_cache
+            if cache is None or cache[0] != stamp:
+                cache = (stamp, None, count_scored(path))
+            if values and cache[1] is None:
+                table = read_space_scores(self.space, path)
+                cache = (stamp, table, table.done)
+            self._space_cache = cache
             thread, error = self._space_thread, self._space_error
-        vals = dict(table.values)
-        running = thread is not None and thread.is_alive()
         costs = self.costs()
+        vals = dict(cache[1].values) if values and cache[1] is not None else {}
+        names = CHEAP_PROXIES
         if costs is not None:  # exact for every cell, from the run's cost table
-            vals = {**vals, "params": costs.params, "flops": costs.flops}
-        return SpaceScores(vals, table.done, self.space.size, running, error)
+            names = (*CHEAP_PROXIES, "params", "flops")
+            if values:
+                vals |= {"params": costs.params, "flops": costs.flops}
+        running = thread is not None and thread.is_alive()
+        return SpaceScores(vals, names, cache[2], self.space.size, running, error)
 
     def truth_by_index(self) -> np.ndarray | None:
         """Ground truth of every cell by cell index (``nan`` where unknown), or ``None``."""

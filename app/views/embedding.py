@@ -73,8 +73,9 @@ def register(app: Dash, vc: ViewContext) -> None:
     def update(_v: Any, colour_by: str, scale: str, inspected: Any, hide: Any, reveal: Any) -> Any:
         xy, method = vc.controller.layout()
         f = vc.frame(hide, reveal)
-        whole = vc.controller.space_scores()
-        options = f.options + space_colour_options(list(whole.values))
+        whole_space = (colour_by or "").startswith("space:")
+        whole = vc.controller.space_scores(values=whole_space)  # parsed only when shown
+        options = f.options + space_colour_options(list(whole.names))
         if xy is None:
             msg = (
                 "computing the layout of all cells (UMAP, once; cached on disk)…"
@@ -93,9 +94,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             method=method,
             space_values=whole.values,
             space_done=whole.done,
-            space_truth=vc.controller.truth_by_index()
-            if (colour_by or "").startswith("space:")
-            else None,
+            space_truth=vc.controller.truth_by_index() if whole_space else None,
         )
         fig = plots.embedding_figure(
             xy,

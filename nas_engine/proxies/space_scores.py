@@ -125,7 +125,7 @@ def score_space(
     path = Path(path)
     total = space.size if limit is None else min(limit, space.size)
     order = cell_order(space, seed=order_seed)[:total]
-    done = _count_rows(path)
+    done = count_scored(path)
     for part in chunks(order, chunk_size):
         if done >= total or (should_stop is not None and should_stop()):
             break
@@ -134,10 +134,12 @@ def score_space(
         done += new
         if on_progress is not None:
             on_progress(SpaceScoreProgress(done=done, total=space.size, path=path))
-    return SpaceScoreProgress(done=_count_rows(path), total=space.size, path=path)
+    return SpaceScoreProgress(done=count_scored(path), total=space.size, path=path)
 
 
-def _count_rows(path: Path) -> int:
+def count_scored(path: str | Path) -> int:
+    """Cells in a whole-space cache (its complete rows), without parsing it."""
+    path = Path(path)
     if not path.is_file():
         return 0
     with path.open("rb") as f:
