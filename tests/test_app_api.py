@@ -284,8 +284,13 @@ def test_whole_space_scores_job_colours_every_scored_cell(controller) -> None:
         time.sleep(0.1)
     whole = controller.space_scores()
     assert not whole.running and whole.error is None and 64 <= whole.done < whole.total
+    import os
+
+    path = controller._space_path()
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1))  # "changed"
     progress = controller.space_scores(values=False)  # what the page polls: no parsing
     assert progress.values == {} and progress.done == whole.done
+    assert controller._space_cache[1] is None  # counted, not parsed
     assert {"synflow", "meco"} <= set(progress.names)
     synflow = whole.values["synflow"]
     scored = np.flatnonzero(np.isfinite(synflow))
