@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from nas_engine.supernet.nb201_supernet import (
+    SAMPLINGS,
+    Estimate,
     MixedEdge,
     NB201Supernet,
     StepResult,
@@ -12,6 +14,8 @@ from nas_engine.supernet.nb201_supernet import (
 )
 
 __all__ = [
+    "SAMPLINGS",
+    "Estimate",
     "MixedEdge",
     "NB201Supernet",
     "StepResult",

@@ -99,7 +99,14 @@ class SupernetConfig:
         schedule_steps: Cosine schedule length; afterwards the rate stays at ``lr_floor·lr``.
         lr_floor: Final fraction of the peak rate.
         calib_batches: Training batches used to recalibrate BN before a one-shot eval.
-        eval_images: Validation images per one-shot eval.
+        eval_images: Validation images per one-shot eval (the first ones of the fixed
+            validation split; ``0``: all of them).
+        sampling: ``uniform`` (an independent uniform op per edge, SPOS) or ``fair``
+            (every allowed op of an edge trained equally often: each edge walks through a
+            seeded permutation of its allowed ops, FairNAS-style, without FairNAS's
+            gradient accumulation).
+        augment: Random crop (4-pixel zero padding) and horizontal flip of training
+            batches.
         seed: Seed for weights, paths and batch order.
     """
 
@@ -113,6 +120,8 @@ class SupernetConfig:
     lr_floor: float = 0.05
     calib_batches: int = 4
     eval_images: int = 512
+    sampling: str = "uniform"
+    augment: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -120,6 +129,29 @@ class SupernetConfig:
             raise ValueError("C, N, batch_size, schedule_steps and calib_batches must be >= 1")
         if not self.lr > 0:
             raise ValueError("lr must be > 0")
+        if self.eval_images < 0:
+            raise ValueError("eval_images must be >= 0 (0: the whole validation split)")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
+
+
+#: Path-sampling rules of the SPOS trainer.
+SAMPLINGS = ("uniform", "fair")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A one-shot estimate of one subnet.
+
+    Args:
+        acc: Validation accuracy (percent) with inherited weights.
+        loss: Mean validation cross-entropy.
+        images: Validation images it was measured on.
+    """
+
+    acc: float
+    loss: float
+    images: int
 
 
 @dataclass(frozen=True)
@@ -194,7 +226,10 @@ class SupernetTrainer:
             self._perm = self._permutation(self._epoch)
         idx = self._perm[self._pos : self._pos + bs]
         self._pos += bs
-        return torch.from_numpy(self.data.x_train[idx]), torch.from_numpy(self.data.y_train[idx])
+        x = self.data.x_train[idx]
+        if self.config.augment:
+            x = self._augment(x)
+        return torch.from_numpy(x), torch.from_numpy(self.data.y_train[idx])
 
     def lr_at(self, step: int) -> float:
         """Learning rate of step ``step`` (cosine to ``lr_floor``, then constant)."""
@@ -203,8 +238,32 @@ class SupernetTrainer:
         return cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * 0.5 * (1 + math.cos(math.pi * t)))
 
     def sample_path(self, mask: OpMask) -> tuple[str, ...]:
-        """Draw a uniform single path among the ops the mask allows."""
-        return tuple(a[int(self._rng.integers(len(a)))] for a in mask.allowed_all())
+        """Draw the next single path among the ops the mask allows (see ``sampling``)."""
+        allowed = mask.allowed_all()
+        if self.config.sampling == "fair":
+            return tuple(self._fair_op(e, a) for e, a in enumerate(allowed))
+        return tuple(a[int(self._rng.integers(len(a)))] for a in allowed)
+
+    def _fair_op(self, edge: int, ops: Sequence[str]) -> str:
+        # step s of edge e walks cycle s // m of a seeded permutation of its m allowed ops;
+        # stateless, so checkpoints need nothing more (a mask change restarts the cycle)
+        m = len(ops)
+        cycle, k = divmod(self.step, m)
+        perm = np.random.default_rng([self.config.seed, 29, edge, m, cycle]).permutation(m)
+        return ops[int(perm[k])]
+
+    def _augment(self, x: np.ndarray) -> np.ndarray:
+        """Random 4-pixel-padded crop and horizontal flip, seeded by the step."""
+        rng = np.random.default_rng([self.config.seed, 31, self.step])
+        n, _, h, w = x.shape
+        padded = np.pad(x, ((0, 0), (0, 0), (4, 4), (4, 4)))
+        dy, dx = rng.integers(0, 9, size=n), rng.integers(0, 9, size=n)
+        flip = rng.random(n) < 0.5
+        out = np.empty_like(x)
+        for i in range(n):
+            crop = padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w]
+            out[i] = crop[:, :, ::-1] if flip[i] else crop
+        return out
 
     def train_step(self, mask: OpMask) -> StepResult:
         """Run one SPOS step on a path sampled under ``mask``.
@@ -241,15 +300,30 @@ class SupernetTrainer:
         )
 
     # -------------------------------------------------------------------- evaluation
-    @torch.no_grad()
     def evaluate(self, arch: Any) -> float:
-        """One-shot validation accuracy (percent) of ``arch`` with inherited weights.
+        """One-shot validation accuracy (percent) of ``arch`` with inherited weights
+        (:meth:`estimate`'s ``acc``)."""
+        return self.estimate(arch).acc
 
-        BatchNorm statistics are reset and recalibrated on ``calib_batches`` training
-        batches (cumulative average) for this path before evaluation.
+    @torch.no_grad()
+    def estimate(
+        self, arch: Any, *, calib_batches: int | None = None, eval_images: int | None = None
+    ) -> Estimate:
+        """One-shot accuracy and loss of ``arch`` with inherited weights.
+
+        BatchNorm statistics are reset and recalibrated on ``calib_batches`` fixed training
+        batches (cumulative average) for this path, then the subnet is measured on the
+        first ``eval_images`` images of the validation split (``0``: all of them).
+
+        Args:
+            arch: The cell.
+            calib_batches: Overrides the configured recalibration batches.
+            eval_images: Overrides the configured validation images.
         """
         path = tuple(self.space.ops_of(arch))
         cfg = self.config
+        n_calib = cfg.calib_batches if calib_batches is None else calib_batches
+        n_eval = cfg.eval_images if eval_images is None else eval_images
         bns = [m for m in self.model.modules() if isinstance(m, nn.BatchNorm2d)]
         saved = [m.momentum for m in bns]
         for m in bns:
@@ -258,19 +332,23 @@ class SupernetTrainer:
         self.model.train()
         rng = np.random.default_rng(cfg.seed * 7 + 3)
         n = len(self.data.x_train)
-        for _ in range(cfg.calib_batches):
+        for _ in range(n_calib):
             idx = rng.choice(n, size=min(cfg.batch_size, n), replace=False)
             self.model(torch.from_numpy(self.data.x_train[idx]), path)
         for m, mom in zip(bns, saved, strict=True):
             m.momentum = mom
         self.model.eval()
-        x, y = self.data.x_val[: cfg.eval_images], self.data.y_val[: cfg.eval_images]
-        correct = 0
+        stop = n_eval if n_eval > 0 else len(self.data.x_val)
+        x, y = self.data.x_val[:stop], self.data.y_val[:stop]
+        correct, loss = 0, 0.0
         for i in range(0, len(x), 256):
             out = self.model(torch.tensor(x[i : i + 256]), path)
-            correct += int((out.argmax(1).numpy() == y[i : i + 256]).sum())
+            yb = torch.as_tensor(np.array(y[i : i + 256]))
+            correct += int((out.argmax(1) == yb).sum())
+            loss += float(F.cross_entropy(out, yb, reduction="sum"))
         self.model.train()
-        return 100.0 * correct / max(1, len(x))
+        k = max(1, len(x))
+        return Estimate(acc=100.0 * correct / k, loss=loss / k, images=len(x))
 
     # ------------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
