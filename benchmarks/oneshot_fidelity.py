@@ -71,7 +71,9 @@ TRUTH_FILE = "nb201_cifar10_test_acc.csv"
 
 
 def quality(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Spearman, Kendall and top-10 % precision of ``pred`` (higher = better)."""
+    """Spearman, Kendall and top-10 % precision of ``pred`` (higher = better; undefined
+    values rank worst, as the engine ranks them)."""
+    pred = np.where(np.isfinite(pred), pred, -np.inf)
     k = max(1, len(truth) // 10)
     top_p, top_t = set(np.argsort(-pred)[:k]), set(np.argsort(-truth)[:k])
     return {
