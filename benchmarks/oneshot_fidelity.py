@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir
 from nas_engine.data import Dataset, load_dataset
 from nas_engine.proxies import ProxySuite
-from nas_engine.proxies.suite import DEFAULT_ENSEMBLE, rank_ensemble
+from nas_engine.proxies.suite import DEFAULT_ENSEMBLE, ONESHOT, rank_ensemble
 from nas_engine.search_spaces import SearchSpace, create_space
 from nas_engine.supernet import SupernetConfig, SupernetTrainer
 
@@ -68,6 +68,7 @@ PROTOCOLS: dict[str, tuple[int, int, str]] = {
 CHEAP_PROTOCOLS = ("acc, 4 BN batches", "loss, 4 BN batches")  # one pass gives both
 ZERO_COST = ("zico", "params", *DEFAULT_ENSEMBLE)
 TRUTH_FILE = "nb201_cifar10_test_acc.csv"
+INFORMATIVE = 0.3  # the engine's fidelity threshold
 
 
 def quality(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -151,6 +152,7 @@ def train_run(
             point["protocols"] = {}
             points.append(point)
         point["protocols"].update({p: quality(v, truth) for p, v in est.items()})
+        point.setdefault("estimates", {}).update({p: v.round(5).tolist() for p, v in est.items()})
         point["eval_seconds"] = round(time.perf_counter() - t_eval, 1)
         best = max(point["protocols"].items(), key=lambda kv: kv[1]["spearman"])
         print(
@@ -178,9 +180,9 @@ def best_rho(
 
 
 def zero_cost(
-    space: SearchSpace[Any], data: Dataset, cells: list[str], truth: np.ndarray, seed: int
-) -> dict[str, dict[str, float]]:
-    """ZiCo, #params and the default ensemble on the same cells (cached scores)."""
+    space: SearchSpace[Any], data: Dataset, cells: list[str], seed: int
+) -> dict[str, np.ndarray]:
+    """ZiCo's, #params' and the default ensemble members' scores of the cells (cached)."""
     suite = ProxySuite(space, list(dict.fromkeys(ZERO_COST)), data=data, batch_size=64, seed=seed)
     cache = ScoreCache(
         REPO / "data" / "bench_cache" / "oneshot_fidelity_zc.csv",
@@ -188,10 +190,22 @@ def zero_cost(
         seed_from=[REPO / "data" / "bench_cache" / "frontier_sample.csv"],
     )
     rows = [cache.get(c) for c in cells]
-    scores = {n: [r[n] for r in rows] for n in suite.names}
-    out = {n: quality(np.array(scores[n]), truth) for n in ("zico", "params")}
-    out["zero-cost ensemble"] = quality(rank_ensemble(scores, DEFAULT_ENSEMBLE), truth)
-    return out
+    return {n: np.array([r[n] for r in rows]) for n in suite.names}
+
+
+def hybrid(
+    scores: dict[str, np.ndarray], oneshot: np.ndarray, truth: np.ndarray
+) -> dict[str, float]:
+    """The hybrid ensemble: the default members plus the one-shot estimate, weighted by
+    its fidelity against the zero-cost ensemble (the engine's rule when no ground truth
+    or trained cell is used: ρ clipped to [0, 1], and 0 below 0.3). Truth only judges."""
+    ens = rank_ensemble(scores, DEFAULT_ENSEMBLE)
+    rho = float(stats.spearmanr(oneshot, ens)[0])
+    w = rho if rho >= INFORMATIVE else 0.0
+    mixed = rank_ensemble(
+        {**scores, ONESHOT: oneshot}, [*DEFAULT_ENSEMBLE, ONESHOT], weights={ONESHOT: w}
+    )
+    return {**quality(mixed, truth), "weight": w, "fidelity_vs_ensemble": rho}
 
 
 def svg_plot(series: dict[str, list[tuple[float, float]]], lines: dict[str, float]) -> str:
@@ -263,7 +277,9 @@ def main() -> None:
     archs = space.sample_distinct(args.cells, np.random.default_rng(args.seed))
     cells = [space.to_string(a) for a in archs]
     truth = truth_df.loc[cells, "cifar10_test_acc"].to_numpy(float)
-    zc = zero_cost(space, data, cells, truth, args.seed)
+    scores = zero_cost(space, data, cells, args.seed)
+    zc = {n: quality(scores[n], truth) for n in ("zico", "params")}
+    zc["zero-cost ensemble"] = quality(rank_ensemble(scores, DEFAULT_ENSEMBLE), truth)
     print("zero-cost on the same cells:", {k: round(v["spearman"], 3) for k, v in zc.items()})
 
     ab_marks = [float(m) for m in args.ablation_minutes.split(",")]
@@ -296,6 +312,9 @@ def main() -> None:
         **common,
     )  # fmt: skip
     rho, proto = best_rho(winner, at, list(PROTOCOLS))
+    for p in winner["points"]:
+        if proto in p["estimates"]:
+            p["hybrid"] = hybrid(scores, np.array(p["estimates"][proto]), truth)
     result = {
         "cells": len(cells),
         "seed": args.seed,
@@ -337,11 +356,14 @@ def report(result: dict[str, Any]) -> str:
     proto = win["protocol"]
     curve = [
         [f"{p['minutes']:g}", p["steps"], *(p["protocols"][proto][k] for k in
-         ("spearman", "kendall", "top10"))]
+         ("spearman", "kendall", "top10")),
+         p.get("hybrid", {}).get("spearman", float("nan")),
+         p.get("hybrid", {}).get("weight", float("nan"))]
         for p in win["points"] if proto in p["protocols"]
     ]  # fmt: skip
     zc = [
-        [k, "—", v["spearman"], v["kendall"], v["top10"]] for k, v in result["zero_cost"].items()
+        [k, "—", v["spearman"], v["kendall"], v["top10"], "—", "—"]
+        for k, v in result["zero_cost"].items()
     ]
     abl = []
     for run in result["runs"]:
@@ -354,7 +376,15 @@ def report(result: dict[str, Any]) -> str:
         [
             f"### One-shot estimate of the chosen setting ({result['cells']} cells, {proto})",
             markdown_table(
-                ["training minutes", "SPOS steps", "Spearman ρ", "Kendall τ", "top-10 % prec."],
+                [
+                    "training minutes",
+                    "SPOS steps",
+                    "Spearman ρ",
+                    "Kendall τ",
+                    "top-10 % prec.",
+                    "hybrid ensemble ρ",
+                    "one-shot weight",
+                ],
                 curve + zc,
             ),
             f"### Ablation at {at:g} minutes (Spearman ρ per estimate protocol)",

@@ -263,6 +263,7 @@ def rank_ensemble(
     names: Sequence[str] = DEFAULT_ENSEMBLE,
     *,
     aggregation: str = DEFAULT_AGGREGATION,
+    weights: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """Combine, per cell, the ranks of several proxies over a population.
 
@@ -273,6 +274,8 @@ def rank_ensemble(
         names: Proxies to combine.
         aggregation: ``"mean_rank"`` (the mean rank) or ``"log_rank"`` (AZ-NAS's sum of
             ``log(rank / N)``, which punishes a cell that any member ranks low).
+        weights: Member → weight (default 1 each; a weighted sum or weighted mean).
+            ``oneshot``, the supernet's estimate, may be a member (higher is better).
 
     Returns:
         The ensemble score per cell (higher is better); scale-free.
@@ -284,14 +287,28 @@ def rank_ensemble(
     if not names:
         raise ProxyInputError("rank ensemble needs at least one proxy")
     ranks = np.array(
-        [
-            rank_higher_better(scores[n], higher_is_better=proxy_class(n).higher_is_better)
-            for n in names
-        ]
+        [rank_higher_better(scores[n], higher_is_better=higher_is_better(n)) for n in names]
     )
+    w = _weights(names, weights)
     if aggregation == "log_rank":
-        return np.log(ranks / ranks.shape[1]).sum(axis=0)
-    return ranks.mean(axis=0)
+        return (w[:, None] * np.log(ranks / ranks.shape[1])).sum(axis=0)
+    return (w[:, None] * ranks).sum(axis=0) / max(float(w.sum()), 1e-12)
+
+
+#: The ensemble member name of the supernet's one-shot estimate.
+ONESHOT = "oneshot"
+
+
+def higher_is_better(name: str) -> bool:
+    """Whether a larger value of ensemble member ``name`` is better."""
+    return True if name == ONESHOT else proxy_class(name).higher_is_better
+
+
+def _weights(names: Sequence[str], weights: Mapping[str, float] | None) -> np.ndarray:
+    w = np.array([1.0 if weights is None else float(weights.get(n, 1.0)) for n in names])
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ProxyInputError(f"ensemble weights must be finite and >= 0, got {weights}")
+    return w
 
 
 def _check_aggregation(aggregation: str) -> None:
@@ -307,6 +324,7 @@ def percentile_fitness(
     names: Sequence[str] = DEFAULT_ENSEMBLE,
     *,
     aggregation: str = DEFAULT_AGGREGATION,
+    weights: Mapping[str, float] | None = None,
 ) -> float:
     """Online rank-ensemble fitness of one cell, judged against the cells before it.
 
@@ -320,6 +338,7 @@ def percentile_fitness(
         prior: Scores of the cells evaluated before it.
         names: Ensemble members.
         aggregation: As for :func:`rank_ensemble`.
+        weights: As for :func:`rank_ensemble`.
 
     Returns:
         The fitness; higher is better.
@@ -327,7 +346,7 @@ def percentile_fitness(
     _check_aggregation(aggregation)
     terms = []
     for n in names:
-        sign = 1.0 if proxy_class(n).higher_is_better else -1.0
+        sign = 1.0 if higher_is_better(n) else -1.0
         v = scores.get(n, math.nan)
         ref = [sign * p[n] for p in prior if math.isfinite(p.get(n, math.nan))]
         k = sum(r <= sign * v for r in ref) if math.isfinite(v) else 0
@@ -337,7 +356,10 @@ def percentile_fitness(
             terms.append(0.0)
         else:
             terms.append(k / len(ref) if ref else 0.5)
-    return float(np.sum(terms) if aggregation == "log_rank" else np.mean(terms))
+    w = _weights(names, weights)
+    if aggregation == "log_rank":
+        return float(np.dot(w, terms))
+    return float(np.dot(w, terms) / max(float(w.sum()), 1e-12))
 
 
 def correlations(
