@@ -12,6 +12,18 @@ from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_
 from nas_engine.resources import BudgetError, ResourceBudget, parse_latency_spec
 from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.strategies import STRATEGIES, list_strategies
+from nas_engine.supernet import SAMPLINGS
+
+#: Values of settings added after round 1, for runs stored before they existed.
+LEGACY: dict[str, Any] = {
+    "aggregation": "mean_rank",
+    "hybrid": False,
+    "supernet_sampling": "uniform",
+    "supernet_augment": False,
+    "supernet_schedule_steps": 3000,
+    "supernet_calib_batches": 4,
+    "supernet_warmup": 0,
+}
 
 #: The largest budget (candidates per run) a config accepts.
 MAX_BUDGET = 100_000
@@ -35,6 +47,8 @@ class SearchConfig:
             ensemble's members, are added).
         ensemble: Members of the rank ensemble.
         aggregation: How the ensemble combines ranks (``mean_rank`` or ``log_rank``).
+        hybrid: Add the one-shot estimate to the ensemble as a member weighted by its
+            live fidelity (0 while it is not informative; ground truth never counts).
         budget: Candidates to evaluate.
         seed: Seed for everything.
         proxy_batch_size: Batch size of the proxies.
@@ -45,6 +59,12 @@ class SearchConfig:
         supernet_N: Supernet cells per stage.
         supernet_batch_size: SPOS batch size.
         supernet_lr: SPOS peak learning rate.
+        supernet_sampling: SPOS path sampling (``uniform`` or ``fair``).
+        supernet_augment: Crop-and-flip augmentation of supernet batches.
+        supernet_schedule_steps: Length of the supernet's cosine learning-rate schedule.
+        supernet_calib_batches: BatchNorm-recalibration batches per one-shot estimate.
+        supernet_warmup: SPOS steps trained before the first candidate (the page shows
+            "warming up" until then).
         steps_per_candidate: SPOS steps between two candidates.
         checkpoint_every: Supernet steps between checkpoints.
         population_size: Population size of evolutionary strategies.
@@ -73,6 +93,7 @@ class SearchConfig:
     proxies: tuple[str, ...] = ("params", "flops")
     ensemble: tuple[str, ...] = DEFAULT_ENSEMBLE
     aggregation: str = DEFAULT_AGGREGATION
+    hybrid: bool = False
     budget: int = 200
     seed: int = 0
     proxy_batch_size: int = 64
@@ -83,6 +104,11 @@ class SearchConfig:
     supernet_N: int = 1
     supernet_batch_size: int = 64
     supernet_lr: float = 0.05
+    supernet_sampling: str = "uniform"
+    supernet_augment: bool = False
+    supernet_schedule_steps: int = 3000
+    supernet_calib_batches: int = 4
+    supernet_warmup: int = 0
     steps_per_candidate: int = 4
     checkpoint_every: int = 100
     population_size: int = 20
@@ -114,6 +140,19 @@ class SearchConfig:
             raise CommandError(
                 f"unknown aggregation {self.aggregation!r}; known: {', '.join(AGGREGATIONS)}"
             )
+        if self.supernet_sampling not in SAMPLINGS:
+            raise CommandError(
+                f"unknown supernet_sampling {self.supernet_sampling!r}; known: "
+                + ", ".join(SAMPLINGS)
+            )
+        if min(self.supernet_schedule_steps, self.supernet_calib_batches) < 1:
+            raise CommandError("supernet_schedule_steps and supernet_calib_batches must be >= 1")
+        if self.supernet_warmup < 0:
+            raise CommandError("supernet_warmup must be >= 0")
+        if self.hybrid and self.proxy != "ensemble":
+            raise CommandError("hybrid needs the ensemble fitness (proxy=ensemble)")
+        if self.hybrid and not self.supernet:
+            raise CommandError("hybrid needs the supernet (supernet=True)")
         if self.steps_per_candidate < 0 or self.population_size < 2:
             raise CommandError("steps_per_candidate must be >= 0 and population_size >= 2")
         self.resource_budget()  # raises on a non-positive limit
@@ -205,8 +244,9 @@ class SearchConfig:
         if bad:
             raise CommandError(f"unknown config keys {sorted(bad)}")
         kw = dict(d)
-        # runs stored before the choice existed were ranked by the mean rank
-        kw.setdefault("aggregation", "mean_rank")
+        # runs stored before a setting existed keep the behaviour they had
+        for k, v in LEGACY.items():
+            kw.setdefault(k, v)
         for k in ("proxies", "ensemble"):
             if k in kw:
                 kw[k] = tuple(kw[k])

@@ -10,7 +10,7 @@ from typing import Any
 
 from nas_engine.benchmarks import GroundTruth
 from nas_engine.proxies import ProxySuite
-from nas_engine.proxies.suite import percentile_fitness
+from nas_engine.proxies.suite import ONESHOT, percentile_fitness
 from nas_engine.runner.config import SearchConfig
 from nas_engine.storage import CandidateRecord
 from nas_engine.supernet import SupernetTrainer
@@ -100,7 +100,12 @@ def score_candidate(
 
 
 def fitness(
-    ev: Evaluation, *, kind: str, config: SearchConfig, history: Sequence[CandidateRecord]
+    ev: Evaluation,
+    *,
+    kind: str,
+    config: SearchConfig,
+    history: Sequence[CandidateRecord],
+    oneshot_weight: float = 0.0,
 ) -> float | None:
     """The fitness a strategy is told for one scored candidate.
 
@@ -109,6 +114,8 @@ def fitness(
         kind: The strategy's fitness kind (``"oneshot"`` or ``"proxy"``).
         config: Gives the fitness proxy (or ``"ensemble"``) and the ensemble members.
         history: Candidates evaluated before it (the ensemble's reference).
+        oneshot_weight: With ``config.hybrid``, the one-shot member's weight (its search
+            fidelity; 0 leaves it out, as does a candidate without an estimate).
 
     Returns:
         The fitness, or ``None`` when scoring failed or the value is undefined.
@@ -120,10 +127,20 @@ def fitness(
     if config.proxy != "ensemble":
         v = ev.scores.get(config.proxy)
         return None if v is None or not math.isfinite(v) else v
-    # ensemble: mean over members of the percentile among the evaluated candidates
+    # ensemble: the candidate's rank among the evaluated candidates, per member
+    members = list(config.ensemble)
+    if config.hybrid and oneshot_weight > 0 and ev.oneshot is not None:
+        return percentile_fitness(
+            {**ev.scores, ONESHOT: ev.oneshot},
+            [{**c.scores, ONESHOT: _nan(c.oneshot)} for c in history],
+            [*members, ONESHOT],
+            aggregation=config.aggregation,
+            weights={ONESHOT: oneshot_weight},
+        )
     return percentile_fitness(
-        ev.scores,
-        [c.scores for c in history],
-        config.ensemble,
-        aggregation=config.aggregation,
+        ev.scores, [c.scores for c in history], members, aggregation=config.aggregation
     )
+
+
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else v

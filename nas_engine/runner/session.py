@@ -14,12 +14,10 @@ notebooks only call :meth:`SearchSession.snapshot` and the command methods.
 from __future__ import annotations
 
 import dataclasses
-import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +30,8 @@ from nas_engine.proxies import ProxySuite
 from nas_engine.resources import BudgetError, CostTable, Region, ResourceBudget
 from nas_engine.runner.config import CommandError, SearchConfig, check_proxy, check_strategy
 from nas_engine.runner.evaluation import fitness, score_candidate
+from nas_engine.runner.fidelity import Fidelity, oneshot_fidelity, search_fidelity, unknown
+from nas_engine.runner.loop import Command, CommandLoop
 from nas_engine.runner.ranking import best, top_archs
 from nas_engine.runner.resources import RunResources, cache_dir, check_new_run
 from nas_engine.runner.scratch import store_epoch, train_cell
@@ -44,14 +44,11 @@ from nas_engine.storage import CandidateRecord, SQLiteStorage, StorageError
 from nas_engine.strategies import STRATEGIES, Strategy
 from nas_engine.training import CurvePoint as EpochPoint
 
-
-@dataclass
-class _Cmd:
-    name: str
-    args: dict[str, Any] = field(default_factory=dict)
+#: Most SPOS steps a warm-up tick trains before it publishes a snapshot.
+WARMUP_CHUNK = 25
 
 
-class SearchSession:
+class SearchSession(CommandLoop):
     """A search run driven by a background thread.
 
     Create with :meth:`create` (new run) or :meth:`resume` (stored run); then call
@@ -89,12 +86,11 @@ class SearchSession:
         base = cache_dir(storage).parent
         self.checkpoint_path = Path(checkpoint_dir or base / "checkpoints") / f"run_{run_id}.pt"
         self._lock = threading.RLock()
-        self._queue: queue.Queue[_Cmd] = queue.Queue()
         self._store = SnapshotStore()
         self._status = "idle"
         self._message: str | None = None
         self._training: str | None = None
-        self._closed = threading.Event()
+        self._init_loop(f"nasnav-run-{run_id}")
 
         # ------------------------------------------------------ state from storage
         self._candidates: list[CandidateRecord] = storage.candidates(run_id)
@@ -118,7 +114,7 @@ class SearchSession:
             self.space, self.data, config, checkpoint_path=self.checkpoint_path
         )
         self._rng = np.random.default_rng([config.seed, len(self._candidates)])
-        self._handlers: dict[str, Callable[[_Cmd], None]] = {
+        self._handlers = {
             "start": self._on_start, "resume": self._on_start, "pause": self._on_pause,
             "stop": self._on_stop, "close": self._on_close, "config": self._on_config,
             "mask_changed": self._on_mask_changed,
@@ -126,9 +122,6 @@ class SearchSession:
         }  # fmt: skip
         self._t_start = time.time()
         self._n_at_start = len(self._candidates)
-        self._thread = threading.Thread(
-            target=self._loop, name=f"nasnav-run-{run_id}", daemon=True
-        )
         self._publish()
         self._thread.start()
 
@@ -276,78 +269,45 @@ class SearchSession:
         once, then cached on disk; the next snapshots carry it)."""
         return self._res.costs
 
-    def _submit(self, name: str, **args: Any) -> None:
-        if self._closed.is_set():
-            raise CommandError("session is closed")
-        self._queue.put(_Cmd(name, args))
-
-    # ------------------------------------------------------------------- the thread
-    def _loop(self) -> None:
-        try:
-            while not self._closed.is_set():
-                if self._status == "running":
-                    self._drain(block=False)
-                    if self._status == "running":
-                        self._tick()
-                else:
-                    self._drain(block=True)
-        except Exception as exc:  # a bug in the loop itself: record and stop cleanly
-            self._status = "failed"
-            self._message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
-            self.storage.set_status(self.run_id, "failed")
-            self._publish()
-
-    def _drain(self, *, block: bool) -> None:
-        try:
-            cmd = self._queue.get(timeout=0.05) if block else self._queue.get_nowait()
-        except queue.Empty:
-            return
-        while True:
-            self._apply(cmd)
-            try:
-                cmd = self._queue.get_nowait()
-            except queue.Empty:
-                break
+    def _on_crash(self, exc: Exception) -> None:
+        self._status = "failed"
+        self._message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+        self.storage.set_status(self.run_id, "failed")
+        self._publish()
 
     def _set_status(self, status: str) -> None:
         self._status = status
         self.storage.set_status(self.run_id, status)
 
-    def _apply(self, cmd: _Cmd) -> None:
-        handler = self._handlers.get(cmd.name)
-        if handler is not None:
-            handler(cmd)
-        self._publish()
-
-    def _on_start(self, _cmd: _Cmd) -> None:
+    def _on_start(self, _cmd: Command) -> None:
         if len(self._candidates) >= self.config.budget:
             self._message = "budget reached; raise the budget to continue"
             self._set_status("finished")
         else:
             self._set_status("running")
 
-    def _on_pause(self, _cmd: _Cmd) -> None:
+    def _on_pause(self, _cmd: Command) -> None:
         if self._status == "running":
             self._set_status("paused")
 
-    def _on_stop(self, _cmd: _Cmd) -> None:
+    def _on_stop(self, _cmd: Command) -> None:
         if self._trainer is not None:
             self._trainer.save(self.checkpoint_path)
         self._set_status("stopped")
 
-    def _on_close(self, _cmd: _Cmd) -> None:
+    def _on_close(self, _cmd: Command) -> None:
         if self._trainer is not None and self._status == "running":
             self._trainer.save(self.checkpoint_path)
         if self._status == "running":
             self._set_status("paused")
         self._closed.set()
 
-    def _on_mask_changed(self, _cmd: _Cmd) -> None:
+    def _on_mask_changed(self, _cmd: Command) -> None:
         dropped = self._strategy.on_mask_change(self._region())
         if dropped:
             self._message = f"mask v{self._steering.version}: {dropped} members dropped"
 
-    def _on_config(self, cmd: _Cmd) -> None:
+    def _on_config(self, cmd: Command) -> None:
         changes = cmd.args["changes"]
         self.config = dataclasses.replace(self.config, **changes)
         self.storage.update_config(self.run_id, self.config.to_dict())
@@ -361,11 +321,14 @@ class SearchSession:
             self._set_status("paused")
 
     def _tick(self) -> None:
-        """SPOS steps, then one candidate; checks the queue after every step."""
+        """SPOS steps, then one candidate; checks the queue after every step. While the
+        supernet warms up, a tick trains only (up to :data:`WARMUP_CHUNK` steps)."""
+        warming = self._trainer is not None and self._trainer.step < self.config.supernet_warmup
         if self._trainer is not None:
+            left = self.config.supernet_warmup - self._trainer.step
             point = train_chunk(
                 self._trainer,
-                self.config.steps_per_candidate,
+                min(left, WARMUP_CHUNK) if warming else self.config.steps_per_candidate,
                 mask=self._mask,
                 after_step=self._still_running,
                 checkpoint_path=self.checkpoint_path,
@@ -374,7 +337,7 @@ class SearchSession:
             if point is not None:
                 store_point(self.storage, self.run_id, point)  # committed before shown
                 self._curve.append(point)
-            if self._status != "running":
+            if self._status != "running" or warming:
                 self._publish()
                 return
         self._evaluate_next()
@@ -411,8 +374,13 @@ class SearchSession:
         ev = score_candidate(
             arch, key=arch_s, suite=self._suite, trainer=self._trainer, truth=self.truth
         )
+        fid = self._search_fidelity() if self.config.hybrid else None
         fit = fitness(
-            ev, kind=self._strategy.fitness, config=self.config, history=self._candidates
+            ev,
+            kind=self._strategy.fitness,
+            config=self.config,
+            history=self._candidates,
+            oneshot_weight=fid.weight if fid is not None else 0.0,
         )
         record = ev.record(
             seq=len(self._candidates),
@@ -439,8 +407,9 @@ class SearchSession:
         k = self.config.train_top_k
         if k > 0:
             order = top_archs(  # the same order as ``best``
-                self._candidates, k, config=self.config, fitness_kind=self._strategy.fitness
-            )
+                self._candidates, k, config=self.config, fitness_kind=self._strategy.fitness,
+                fidelity=self._search_fidelity(),
+            )  # fmt: skip
             for a in order:
                 if a not in self._trained:
                     self._train(a)
@@ -473,7 +442,12 @@ class SearchSession:
     def _publish_locked(self) -> None:
         cands = tuple(self._candidates)
         budget = self._steering.budget
-        top = best(cands, config=self.config, fitness_kind=self._strategy.fitness)
+        top = best(
+            cands,
+            config=self.config,
+            fitness_kind=self._strategy.fitness,
+            fidelity=self._search_fidelity(),
+        )
         elapsed = max(time.time() - self._t_start, 1e-9)
         self._store.set(
             Snapshot(
@@ -494,5 +468,22 @@ class SearchSession:
                 training=self._training,
                 budget=budget,
                 costs=self._res.costs if self._res.needed or budget.is_set else self._res.ready,
+                fidelity=self._fidelity(),
             )
+        )
+
+    def _fidelity(self) -> Fidelity:
+        """The one-shot estimate's running fidelity (ground truth first, when loaded)."""
+        if self._trainer is None:
+            return unknown("this run has no supernet")
+        return oneshot_fidelity(
+            self._candidates, members=self.config.ensemble, aggregation=self.config.aggregation
+        )
+
+    def _search_fidelity(self) -> Fidelity:
+        """The fidelity the search acts on (never from ground truth)."""
+        if self._trainer is None:
+            return unknown("this run has no supernet")
+        return search_fidelity(
+            self._candidates, members=self.config.ensemble, aggregation=self.config.aggregation
         )

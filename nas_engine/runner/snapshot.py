@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from nas_engine.resources import CostTable, ResourceBudget
 from nas_engine.runner.config import SearchConfig
+from nas_engine.runner.fidelity import Fidelity, unknown
 from nas_engine.search_spaces import OpMask
 from nas_engine.steering import SteeringEvent
 from nas_engine.storage import CandidateRecord
@@ -60,6 +61,7 @@ class Snapshot:
         budget: Resource budget in force.
         costs: FLOPs/params (and latency) of every cell, when the run has a budget or a
             latency table (shared, not copied: treat as read-only).
+        fidelity: How far the one-shot estimate can be trusted (ground truth first).
     """
 
     run_id: int
@@ -79,11 +81,20 @@ class Snapshot:
     training: str | None = None
     budget: ResourceBudget = field(default_factory=ResourceBudget)
     costs: CostTable | None = None
+    fidelity: Fidelity = field(default_factory=lambda: unknown("no candidates yet"))
 
     @property
     def n_evaluated(self) -> int:
         """Number of evaluated candidates."""
         return len(self.candidates)
+
+    @property
+    def warmup_left(self) -> int:
+        """SPOS steps left before the first candidate (0 once warmed up or without a
+        supernet)."""
+        if not self.config.supernet:
+            return 0
+        return max(0, self.config.supernet_warmup - self.supernet_step)
 
 
 class SnapshotStore:

@@ -41,6 +41,10 @@ def make_trainer(
             N=config.supernet_N,
             batch_size=config.supernet_batch_size,
             lr=config.supernet_lr,
+            sampling=config.supernet_sampling,
+            augment=config.supernet_augment,
+            schedule_steps=config.supernet_schedule_steps,
+            calib_batches=config.supernet_calib_batches,
             seed=config.seed,
         ),
     )

@@ -365,7 +365,8 @@ class SupernetTrainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`."""
-        if state["config"] != asdict(self.config):
+        # checkpoints written before a setting existed were trained with its old value
+        if {"sampling": "uniform", "augment": False, **state["config"]} != asdict(self.config):
             raise ValueError("checkpoint was written with a different supernet configuration")
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
