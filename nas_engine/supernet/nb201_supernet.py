@@ -28,6 +28,7 @@ from nas_engine.search_spaces.nb201_model import (
     NB201_EDGES,
     NB201_OPS,
     NB201Network,
+    build_nb201,
     cell_forward,
     make_op,
 )
@@ -83,6 +84,34 @@ class NB201Supernet(NB201Network):
         """Logits of the subnet that runs op ``path[k]`` on edge ``k`` of every cell."""
         # pooled with ``mean`` (not the parent's AdaptiveAvgPool2d), as it always was
         return self.classifier(self.features(x, path).mean((2, 3)))
+
+    def subnet(self, path: Sequence[str]) -> NB201Network:
+        """The standalone network of ``path`` with the weights it inherits (a copy).
+
+        Its output equals ``self(x, path)`` in both modes, so a one-shot estimate can be
+        checked against, or exported as, an ordinary network.
+        """
+        path = tuple(path)
+        if len(path) != len(NB201_EDGES):
+            raise ValueError(f"a path needs {len(NB201_EDGES)} ops, got {len(path)}")
+        net = build_nb201(
+            path,
+            C=self.C,
+            N=self.N,
+            num_classes=self.num_classes,
+            in_channels=self.stem[0].in_channels,
+        )
+        state = {}
+        for key, value in self.state_dict().items():
+            parts = key.split(".")
+            # cells.<i>.edges.<k>.ops.<op>.<rest> -> cells.<i>.edges.<k>.<rest>
+            if len(parts) > 6 and parts[0] == "cells" and parts[4] == "ops":
+                if parts[5] != path[int(parts[3])]:
+                    continue  # another candidate op of this edge
+                key = ".".join(parts[:4] + parts[6:])
+            state[key] = value.clone()
+        net.load_state_dict(state)
+        return net
 
 
 @dataclass(frozen=True)
