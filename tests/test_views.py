@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -9,15 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app import plots
 from app.viewmodel import (
     candidates_frame,
     comparison_data,
     embedding_data,
     graph_data,
     inspector_data,
+    metric_values,
     progress_data,
 )
 from nas_engine.runner import CurvePoint, SearchConfig, Snapshot
+from nas_engine.runner.fidelity import Fidelity
 from nas_engine.search_spaces import create_space
 from nas_engine.steering import Steering
 from nas_engine.storage import CandidateRecord
@@ -117,10 +121,14 @@ def test_embedding_colours_are_the_chosen_metric(metric: str) -> None:
     snap, df, archs = _run()
     d = embedding_data(snap, df, SPACE, colour_by=metric, scale="linear", inspected=archs[3])
     np.testing.assert_array_equal(d.colour, df[metric].to_numpy(dtype=float))
-    assert d.colour_label == f"{metric} (linear)"
+    # a one-shot colour scale says how far it can be trusted
+    note = " · not informative yet" if metric == "oneshot" else ""
+    assert d.colour_label == f"{metric} (linear){note}"
     assert d.selected_index == SPACE.index(SPACE.from_string(archs[3]))
     assert d.allowed.sum() == snap.mask.size()
-    assert d.info.endswith(f"12 evaluated of {SPACE.size:,}")
+    assert (
+        f"12 evaluated of {SPACE.size:,}" + (" · not informative yet" if note else "")
+    ) in d.info
 
 
 def test_embedding_rank_scale_and_fallbacks() -> None:
@@ -135,11 +143,13 @@ def test_embedding_rank_scale_and_fallbacks() -> None:
 def test_progress_data_best_table_and_throughput() -> None:
     snap, df, archs = _run()
     d = progress_data(snap, df, show_truth=True)
-    assert list(d.best.columns) == ["arch", "fitness", "oneshot", "trained_acc", "truth"]
+    one = "one-shot % (not informative yet)"
+    assert list(d.best.columns) == ["arch", "fitness", one, "trained_acc", "truth"]
     assert len(d.best) == 8 and d.best["fitness"].is_monotonic_decreasing
     assert d.best["arch"].iloc[0] == archs[11]  # zico 111, the highest fitness
     assert d.curve[0]["images_per_s"] == 1234.0
     assert d.throughput == "6.0 candidates/min · supernet step 10 · 1,234 img/s"
+    assert d.oneshot_note.startswith("one-shot not informative yet") and d.best_note == ""
     hidden = progress_data(snap, df, show_truth=False)
     assert "truth" not in hidden.best.columns
     empty = progress_data(None, candidates_frame(None, SPACE), show_truth=True)
@@ -249,3 +259,65 @@ def test_proxy_help_gives_every_proxy_its_definition_and_paper() -> None:
     for name, r in rows.items():
         assert r["definition"] and r["paper"], name
     assert "AZ-NAS" in rows["az_trainability"]["paper"] and "MeCo" in rows["meco"]["paper"]
+
+
+# ------------------------------------------------------------ one-shot fidelity on the page
+GOOD = Fidelity(0.72, 40, "ground truth", 0.53, 0.84)
+BAD = Fidelity(0.12, 40, "zero-cost ensemble", -0.2, 0.41)
+
+
+def _oneshot_run(fidelity: Fidelity, search: Fidelity) -> tuple[Snapshot, pd.DataFrame]:
+    """A run whose fitness is the one-shot estimate (its ensemble members scored)."""
+    snap, _, _ = _run()
+    rng = np.random.default_rng(1)
+    cands = []
+    for c in snap.candidates:
+        extra = {m: float(v) for m, v in zip(("jacob_cov", "meco", "synflow"), rng.random(3),
+                                             strict=True)}  # fmt: skip
+        cands.append(dataclasses.replace(c, scores={**c.scores, **extra}, fitness=c.oneshot))
+    cfg = SearchConfig(budget=50, strategy="supernet_evolution")
+    snap = dataclasses.replace(snap, config=cfg, candidates=tuple(cands), fidelity=fidelity,
+                               search_fidelity=search)  # fmt: skip
+    return snap, candidates_frame(snap, SPACE)
+
+
+def test_uninformative_oneshot_neither_ranks_nor_colours_by_default() -> None:
+    snap, df = _oneshot_run(BAD, BAD)
+    ens = metric_values(df, "ensemble")
+    d = progress_data(snap, df, show_truth=True)
+    order = np.argsort(-ens, kind="stable")[:8]
+    assert list(d.best["arch"]) == list(df["arch"].to_numpy()[order])
+    assert "zero-cost ensemble" in d.best_note and not d.oneshot_informative
+    assert "one-shot % (not informative yet)" in d.best.columns
+    e = embedding_data(snap, df, SPACE, colour_by="fitness", scale="linear")
+    np.testing.assert_allclose(e.colour, ens)
+    assert (
+        e.colour_label.startswith("zero-cost ensemble") and "not informative yet" in e.colour_label
+    )
+    # asked for explicitly, the estimate is shown, and labelled
+    e = embedding_data(snap, df, SPACE, colour_by="oneshot", scale="linear")
+    np.testing.assert_array_equal(e.colour, df["oneshot"].to_numpy(dtype=float))
+    assert "not informative yet" in e.colour_label
+    fig = plots.progress_figure(d.df, oneshot_note=d.oneshot_note, oneshot_informative=False)
+    (os_trace,) = [t for t in fig["data"] if t["name"].startswith("best one-shot")]
+    assert os_trace["line"]["dash"] == "dot" and "not informative yet" in os_trace["name"]
+
+
+def test_informative_oneshot_ranks_and_shows_its_figure() -> None:
+    snap, df = _oneshot_run(GOOD, GOOD)
+    d = progress_data(snap, df, show_truth=True)
+    assert d.best["fitness"].is_monotonic_decreasing and d.best_note == ""
+    assert "one-shot % (ρ 0.72, n = 40)" in d.best.columns and d.oneshot_informative
+    assert d.oneshot_note == "one-shot ρ 0.72 [0.53, 0.84] vs ground truth, n = 40"
+    e = embedding_data(snap, df, SPACE, colour_by="fitness", scale="linear")
+    np.testing.assert_array_equal(e.colour, df["fitness"].to_numpy(dtype=float))
+    assert e.colour_label == "fitness (linear) · ρ 0.72, n = 40"
+    c = comparison_data(df, x="oneshot", y="zico", method="spearman", k=5, snap=snap)
+    assert c.x_label == "oneshot · ρ 0.72, n = 40" and c.y_label == "zico"
+
+
+def test_classroom_shows_the_fidelity_that_ignores_ground_truth() -> None:
+    snap, df = _oneshot_run(GOOD, BAD)
+    d = progress_data(snap, df, show_truth=False)
+    assert "zero-cost ensemble" in d.oneshot_note and "ground truth" not in d.oneshot_note
+    assert not d.oneshot_informative

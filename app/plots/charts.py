@@ -14,12 +14,20 @@ from app.plots.base import _base_layout, empty_figure
 from app.plots.cell import OP_SHORT
 
 
-def progress_figure(df: pd.DataFrame, *, show_truth: bool = True) -> dict[str, Any]:
+def progress_figure(
+    df: pd.DataFrame,
+    *,
+    show_truth: bool = True,
+    oneshot_note: str = "",
+    oneshot_informative: bool = True,
+) -> dict[str, Any]:
     """Best-so-far against evaluations (fitness, one-shot and ground truth when known).
 
     Args:
         df: Candidates frame (``seq``, ``fitness``, ``oneshot``, ``truth``).
         show_truth: Draw the ground-truth curve.
+        oneshot_note: The one-shot estimate's fidelity, shown in its legend entry.
+        oneshot_informative: Draw the one-shot curve dotted and grey when ``False``.
 
     Returns:
         A Plotly figure dict.
@@ -50,16 +58,19 @@ def progress_figure(df: pd.DataFrame, *, show_truth: bool = True) -> dict[str, A
             vals = np.fmax.accumulate(np.where(np.isfinite(v), v, np.nan))
         if not np.isfinite(vals).any():
             continue
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": name,
-                "x": n.tolist(),
-                "y": [None if not math.isfinite(x) else x for x in vals.tolist()],
-                "yaxis": axis,
-            }
-        )
+        trace = {
+            "type": "scatter",
+            "mode": "lines",
+            "name": name,
+            "x": n.tolist(),
+            "y": [None if not math.isfinite(x) else x for x in vals.tolist()],
+            "yaxis": axis,
+        }
+        if col == "oneshot" and oneshot_note:
+            trace["name"] = f"{name} ({oneshot_note.removeprefix('one-shot ')})"
+        if col == "oneshot" and not oneshot_informative:
+            trace["line"] = {"dash": "dot", "color": "#999999"}
+        data.append(trace)
     return {
         "data": data,
         "layout": _base_layout(

@@ -13,6 +13,7 @@ from nas_engine.analysis import OpImportance, op_importance, percentiles
 from nas_engine.proxies import DEFAULT_ENSEMBLE, list_proxies, proxy_class, rank_ensemble
 from nas_engine.proxies.suite import DEFAULT_AGGREGATION
 from nas_engine.runner import Snapshot
+from nas_engine.runner.fidelity import Fidelity
 from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.strategies import STRATEGIES, list_strategies
 
@@ -24,6 +25,31 @@ EXTRA_METRICS = {
     "truth": "ground truth (%)",
 }
 TRUTH_METRICS = ("truth",)
+
+
+def oneshot_fidelity(snap: Snapshot | None, *, hide_truth: bool = False) -> Fidelity | None:
+    """The fidelity the page shows for the one-shot estimate (``None``: no supernet).
+
+    With ground truth hidden (classroom), the figure that ignores ground truth."""
+    if snap is None or not snap.config.supernet:
+        return None
+    return snap.search_fidelity if hide_truth else snap.fidelity
+
+
+def fitness_is_oneshot(snap: Snapshot | None) -> bool:
+    """Whether the run's fitness is the one-shot estimate."""
+    return snap is not None and STRATEGIES.get(snap.config.strategy).fitness == "oneshot"
+
+
+def is_oneshot_metric(snap: Snapshot | None, metric: str | None) -> bool:
+    """Whether ``metric`` shows the one-shot estimate (``oneshot``, or a one-shot fitness)."""
+    return metric == "oneshot" or (metric == "fitness" and fitness_is_oneshot(snap))
+
+
+def oneshot_note(snap: Snapshot | None, *, hide_truth: bool = False) -> str:
+    """``one-shot: <fidelity label>`` for the page, or ``""`` without a supernet."""
+    fid = oneshot_fidelity(snap, hide_truth=hide_truth)
+    return "" if fid is None else f"one-shot {fid.label()}"
 
 
 def all_metric_names() -> list[str]:

@@ -24,10 +24,14 @@ from app.viewmodel.frame import (
     chip_importance,
     colour_values,
     correlation_matrix,
+    fitness_is_oneshot,
     higher_is_better,
     in_budget,
+    is_oneshot_metric,
     metric_options,
     metric_values,
+    oneshot_fidelity,
+    oneshot_note,
     score_percentiles,
     topk_overlap,
 )
@@ -210,6 +214,17 @@ def embedding_data(
     colour_by = colour_by if colour_by in opts else ("fitness" if "fitness" in opts else None)
     ok = df if df.empty else df[df["error"].isna()]
     vals = metric_values(ok, colour_by) if colour_by else np.zeros(len(ok))
+    label = f"{colour_by or '-'} ({scale})"
+    fid = oneshot_fidelity(snap, hide_truth=hide_truth)
+    if fid is not None and is_oneshot_metric(snap, colour_by):
+        ens = metric_values(ok, "ensemble")
+        if colour_by == "fitness" and not fid.informative and np.isfinite(ens).any():
+            # the default colouring never shows an uninformative estimate
+            colour_by, vals = "ensemble", ens
+            label = f"zero-cost ensemble ({scale}); fitness is the one-shot estimate: "
+            label += fid.short()
+        else:
+            label += f" · {fid.short()}"
     sel = None
     if inspected:
         try:
@@ -224,9 +239,10 @@ def embedding_data(
         allowed=allowed_indices(space, mask),
         evaluated=ok,
         colour=colour_values(vals, scale, higher=higher_is_better(colour_by or "fitness")),
-        colour_label=f"{colour_by or '-'} ({scale})",
+        colour_label=label,
         selected_index=sel,
-        info=info,
+        info=info
+        + (f" · {fid.label()}" if fid is not None and is_oneshot_metric(snap, colour_by) else ""),
         in_budget=budget,
     )
 
@@ -304,6 +320,9 @@ class ProgressData:
         throughput: Candidates per minute, supernet step and training speed.
         best_in_budget: The best cell by fitness inside the current resource budget, as
             text (empty without a budget).
+        oneshot_note: The one-shot estimate's fidelity (empty without a supernet).
+        oneshot_informative: Whether the estimate is informative (curve style).
+        best_note: How the best cells are ordered, when not by fitness.
     """
 
     df: pd.DataFrame
@@ -312,14 +331,22 @@ class ProgressData:
     best: pd.DataFrame
     throughput: str
     best_in_budget: str = ""
+    oneshot_note: str = ""
+    oneshot_informative: bool = True
+    best_note: str = ""
 
 
-def best_rows(df: pd.DataFrame, *, show_truth: bool, n: int = 8) -> pd.DataFrame:
-    """The ``n`` best candidates by fitness with their estimates (truth when shown)."""
+def best_rows(
+    df: pd.DataFrame, *, show_truth: bool, n: int = 8, by: str = "fitness"
+) -> pd.DataFrame:
+    """The ``n`` best candidates by ``by`` (``fitness`` or ``ensemble``) with their
+    estimates (truth when shown)."""
     cols = ["arch", "fitness", "oneshot", "trained_acc"] + (["truth"] if show_truth else [])
     if df.empty:
         return pd.DataFrame(columns=cols)
-    d = df[df["fitness"].notna()].sort_values("fitness", ascending=False).head(n)
+    key = np.where(df["fitness"].notna(), metric_values(df, by), np.nan)
+    d = df.assign(_key=np.where(np.isfinite(key), key, -np.inf))[np.isfinite(key)]
+    d = d.sort_values("_key", ascending=False, kind="stable").head(n)
     return d[cols].reset_index(drop=True)
 
 
@@ -332,8 +359,26 @@ def progress_data(snap: Snapshot | None, df: pd.DataFrame, *, show_truth: bool) 
         thr = f"{snap.candidates_per_min:.1f} candidates/min · supernet step " + (
             f"{snap.supernet_step}" + (f" · {ips:,.0f} img/s" if math.isfinite(ips) else "")
         )
-    best = best_rows(df, show_truth=show_truth)
-    return ProgressData(df, show_truth, curve, best, thr, best_in_budget_text(snap, df))
+        if snap.warmup_left:
+            thr += (
+                f" · warming up the supernet: {snap.supernet_step:,} of "
+                f"{snap.config.supernet_warmup:,} steps before the first candidate"
+            )
+    fid = oneshot_fidelity(snap, hide_truth=not show_truth)
+    by, note = "fitness", ""
+    uninformative = fid is not None and fitness_is_oneshot(snap) and not fid.informative
+    if uninformative and np.isfinite(metric_values(df, "ensemble")).any():
+        by = "ensemble"
+        note = "ranked by the zero-cost ensemble: the one-shot estimate is not informative yet"
+    best = best_rows(df, show_truth=show_truth, by=by)
+    if fid is not None:
+        best = best.rename(columns={"oneshot": f"one-shot % ({fid.short()})"})
+    return ProgressData(
+        df, show_truth, curve, best, thr, best_in_budget_text(snap, df),
+        oneshot_note=oneshot_note(snap, hide_truth=not show_truth),
+        oneshot_informative=fid is None or fid.informative,
+        best_note=note,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -420,6 +465,7 @@ def comparison_data(
     k: Any,
     selection: Sequence[int] | None = None,
     hide_truth: bool = False,
+    snap: Snapshot | None = None,
 ) -> ComparisonData:
     """Two metrics on a rank scale, and all metrics' correlations and top-k overlaps.
 
@@ -431,8 +477,14 @@ def comparison_data(
         k: Top-k size (text from the page; 10 when unreadable, at least 1).
         selection: Cell indices (lasso) to restrict to.
         hide_truth: Classroom mode.
+        snap: The snapshot (a one-shot axis is labelled with its fidelity).
     """
     opts = metric_options(df, hide_truth=hide_truth)
+    fid = oneshot_fidelity(snap, hide_truth=hide_truth)
+
+    def axis(m: str) -> str:
+        return f"{m} · {fid.short()}" if fid is not None and is_oneshot_metric(snap, m) else m
+
     d = df if df.empty else df[df["error"].isna()]
     if selection:
         d = d[d["index"].isin(selection)]
@@ -443,7 +495,7 @@ def comparison_data(
         kk = 10
     empty = pd.DataFrame()
     if len(d) < 3:
-        return ComparisonData(info, False, empty, x, y, empty, empty, method, kk)
+        return ComparisonData(info, False, empty, axis(x), axis(y), empty, empty, method, kk)
     xv = metric_values(d, x) if x in opts else np.full(len(d), np.nan)
     yv = metric_values(d, y) if y in opts else np.full(len(d), np.nan)
     xs = xv if higher_is_better(x) else -xv
@@ -461,8 +513,8 @@ def comparison_data(
         info=info,
         enough=True,
         points=points,
-        x_label=x,
-        y_label=y,
+        x_label=axis(x),
+        y_label=axis(y),
         corr=correlation_matrix(d, metrics, method),
         topk=topk_overlap(d, metrics, kk),
         method=method,

@@ -103,8 +103,9 @@ def register(app: Dash, vc: ViewContext) -> None:
     ) -> Any:
         f = vc.frame(hide, reveal)
         d = comparison_data(
-            f.df, x=x, y=y, method=method, k=k, selection=selection, hide_truth=f.hide_truth
-        )
+            f.df, x=x, y=y, method=method, k=k, selection=selection, hide_truth=f.hide_truth,
+            snap=f.snap,
+        )  # fmt: skip
         if not d.enough:
             blank = plots.empty_figure("need at least 3 evaluated cells (in the selection)")
             return blank, blank, blank, d.info, f.options, f.options

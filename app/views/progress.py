@@ -64,13 +64,23 @@ def register(app: Dash, vc: ViewContext) -> None:
         best = (
             ""
             if f.df.empty
-            else html.Div(table(d.best, cls="best", mono=("arch",)), className="scroll-x")
+            else html.Div(
+                [
+                    html.Div(d.best_note, className="muted"),
+                    html.Div(table(d.best, cls="best", mono=("arch",)), className="scroll-x"),
+                ]
+            )
         )
         return (
-            plots.progress_figure(d.df, show_truth=d.show_truth),
+            plots.progress_figure(
+                d.df,
+                show_truth=d.show_truth,
+                oneshot_note=d.oneshot_note,
+                oneshot_informative=d.oneshot_informative,
+            ),
             plots.time_figure(d.df),
             plots.supernet_figure(d.curve),
             best,
-            d.throughput,
+            " · ".join(t for t in (d.throughput, d.oneshot_note) if t),
             d.best_in_budget,
         )

@@ -72,6 +72,12 @@ class Fidelity:
         informative."""
         return float(self.rho) if self.informative and self.rho is not None else 0.0
 
+    def short(self) -> str:
+        """A column-header form: ``ρ 0.62, n = 140`` or ``not informative yet``."""
+        if not self.informative or self.rho is None:
+            return "not informative yet"
+        return f"ρ {self.rho:.2f}, n = {self.n}"
+
     def label(self) -> str:
         """Short text for the page, e.g. ``ρ 0.62 [0.51, 0.71] vs ground truth, n = 140``."""
         if self.rho is None:

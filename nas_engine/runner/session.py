@@ -442,11 +442,9 @@ class SearchSession(CommandLoop):
     def _publish_locked(self) -> None:
         cands = tuple(self._candidates)
         budget = self._steering.budget
+        search_fid = self._search_fidelity()
         top = best(
-            cands,
-            config=self.config,
-            fitness_kind=self._strategy.fitness,
-            fidelity=self._search_fidelity(),
+            cands, config=self.config, fitness_kind=self._strategy.fitness, fidelity=search_fid
         )
         elapsed = max(time.time() - self._t_start, 1e-9)
         self._store.set(
@@ -469,6 +467,7 @@ class SearchSession(CommandLoop):
                 budget=budget,
                 costs=self._res.costs if self._res.needed or budget.is_set else self._res.ready,
                 fidelity=self._fidelity(),
+                search_fidelity=search_fid,
             )
         )
 

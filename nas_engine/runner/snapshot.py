@@ -62,6 +62,8 @@ class Snapshot:
         costs: FLOPs/params (and latency) of every cell, when the run has a budget or a
             latency table (shared, not copied: treat as read-only).
         fidelity: How far the one-shot estimate can be trusted (ground truth first).
+        search_fidelity: The same without ground truth: what the search acts on, and
+            what a page that hides ground truth shows.
     """
 
     run_id: int
@@ -82,6 +84,7 @@ class Snapshot:
     budget: ResourceBudget = field(default_factory=ResourceBudget)
     costs: CostTable | None = None
     fidelity: Fidelity = field(default_factory=lambda: unknown("no candidates yet"))
+    search_fidelity: Fidelity = field(default_factory=lambda: unknown("no candidates yet"))
 
     @property
     def n_evaluated(self) -> int:
