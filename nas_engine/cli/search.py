@@ -29,7 +29,8 @@ def _best_table(snap: Any, top: int = 10) -> str:
 
     kind = STRATEGIES.get(snap.config.strategy).fitness  # type: ignore[attr-defined]
     seen: dict[str, Any] = {}
-    for c in ranked(snap.candidates, config=snap.config, fitness_kind=kind):
+    fid = snap.search_fidelity
+    for c in ranked(snap.candidates, config=snap.config, fitness_kind=kind, fidelity=fid):
         seen.setdefault(c.arch, c)
     rows = list(seen.values())[:top]
     proxies = list(snap.config.all_proxies)
@@ -54,7 +55,13 @@ def _best_table(snap: Any, top: int = 10) -> str:
         lines.append(
             "* online fitness when the cell was evaluated (judged on the cells before it); "
             f"rows are ordered by the {snap.config.aggregation} ensemble over all cells"
-        )
+            + (" with the one-shot estimate weighted by its fidelity" if snap.config.hybrid
+               else "")
+        )  # fmt: skip
+    if kind == "oneshot" and not fid.informative:
+        lines.append("rows are ordered by the zero-cost ensemble: one-shot " + fid.label())
+    if snap.config.supernet:
+        lines.append(f"one-shot estimate: {snap.fidelity.label()}")
     return "\n".join(lines)
 
 
