@@ -164,6 +164,8 @@ def train_run(
         tmp = state_file.with_suffix(".tmp")
         torch.save({"trainer": trainer.state_dict(), "points": points, "train_s": train_s}, tmp)
         tmp.replace(state_file)
+        # the weights at each mark, for estimators elsewhere (search_quality.py)
+        torch.save(trainer.state_dict(), state_dir / f"{run_key(cfg)}@{mark:g}min.pt")
     return {"name": name, "config": asdict(cfg), "points": points}
 
 
@@ -266,6 +268,11 @@ def main() -> None:
     ap.add_argument("--practices", default="all", help="comma-separated indices, or all")
     ap.add_argument("--state-dir", default=str(REPO / "data" / "bench_cache" / "oneshot_fidelity"))
     ap.add_argument("--out", default=str(RESULTS / "oneshot_fidelity"))
+    ap.add_argument(
+        "--headline-from",
+        default=None,
+        help="an ablation's JSON: train its chosen setting at --threads to --minutes only",
+    )
     args = ap.parse_args()
     import torch
 
@@ -282,22 +289,40 @@ def main() -> None:
     zc["zero-cost ensemble"] = quality(rank_ensemble(scores, DEFAULT_ENSEMBLE), truth)
     print("zero-cost on the same cells:", {k: round(v["spearman"], 3) for k, v in zc.items()})
 
+    state_dir = Path(args.state_dir)
+    common = dict(space=space, data=data, archs=archs, truth=truth, state_dir=state_dir)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.headline_from:
+        result = headline(args, common, scores, zc)
+    else:
+        result = ablation(args, common, scores, zc)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    out.with_suffix(".md").write_text(report(result))
+    out.with_suffix(".svg").write_text(plot(result))
+    print(report(result))
+
+
+def ablation(
+    args: argparse.Namespace,
+    common: dict[str, Any],
+    scores: dict[str, np.ndarray],
+    zc: dict[str, dict[str, float]],
+) -> dict[str, Any]:
+    """The greedy ablation, then the winner trained on to the last of ``--minutes``."""
     ab_marks = [float(m) for m in args.ablation_minutes.split(",")]
     marks = sorted({*ab_marks, *(float(m) for m in args.minutes.split(","))})
     at = ab_marks[-1]
-    state_dir = Path(args.state_dir)
-    common = dict(space=space, data=data, archs=archs, truth=truth, state_dir=state_dir)
     chosen = [
         PRACTICES[int(i)] for i in args.practices.split(",")
     ] if args.practices != "all" else list(PRACTICES)  # fmt: skip
-
     runs = [train_run("round-1 setting", BASE, marks=ab_marks, full_marks=[at], **common)]
     best_cfg, best_run, kept = BASE, runs[0], []
     for label, change in chosen:
         change = dict(change)
         if change.get("schedule_steps") == "schedule":
             steps = next(p["steps"] for p in best_run["points"] if p["minutes"] == at)
-            change["schedule_steps"] = int(round(steps, -2))
+            change["schedule_steps"] = max(100, int(round(steps, -2)))
         cfg = replace(best_cfg, **change)
         run = train_run(f"+ {label}", cfg, marks=ab_marks, **common)
         gain = best_rho(run, at)[0] - best_rho(best_run, at)[0]
@@ -311,48 +336,84 @@ def main() -> None:
         "chosen setting", best_cfg, marks=marks, full_marks=[m for m in marks if m >= at],
         **common,
     )  # fmt: skip
+    return finish(args, winner, scores, zc, at, common["truth"]) | {"runs": runs, "kept": kept}
+
+
+def headline(
+    args: argparse.Namespace,
+    common: dict[str, Any],
+    scores: dict[str, np.ndarray],
+    zc: dict[str, dict[str, float]],
+) -> dict[str, Any]:
+    """The ablation's chosen setting (read from its JSON) trained at ``--threads``."""
+    earlier = json.loads(Path(args.headline_from).read_text())
+    cfg = SupernetConfig(**earlier["winner"]["config"])
+    marks = sorted(float(m) for m in args.minutes.split(","))
+    at = earlier["ablation_minutes"]
+    winner = train_run(
+        f"chosen setting, {args.threads} threads", cfg, marks=marks,
+        full_marks=[m for m in marks if m >= at], **common,
+    )  # fmt: skip
+    return finish(args, winner, scores, zc, at, common["truth"]) | {
+        "runs": earlier["runs"],
+        "kept": earlier.get("kept", earlier["winner"].get("kept", [])),
+        "ablation": {"threads": earlier["threads"], "winner": earlier["winner"]},
+    }
+
+
+def finish(
+    args: argparse.Namespace,
+    winner: dict[str, Any],
+    scores: dict[str, np.ndarray],
+    zc: dict[str, dict[str, float]],
+    at: float,
+    truth: np.ndarray,
+) -> dict[str, Any]:
+    """The winner's protocol (its best at ``at`` minutes), hybrid figures and metadata."""
     rho, proto = best_rho(winner, at, list(PROTOCOLS))
     for p in winner["points"]:
         if proto in p["estimates"]:
             p["hybrid"] = hybrid(scores, np.array(p["estimates"][proto]), truth)
-    result = {
-        "cells": len(cells),
+    return {
+        "cells": len(truth),
         "seed": args.seed,
         "truth": TRUTH_FILE,
         "threads": args.threads,
         "zero_cost": zc,
-        "runs": runs,
-        "winner": {**winner, "kept": kept, "protocol": proto, "rho_at_ablation": rho},
+        "winner": {**winner, "protocol": proto, "rho_at_ablation": rho},
         "ablation_minutes": at,
         "machine_note": "wall-clock training time; evaluation paused the clock",
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    out.with_suffix(".md").write_text(report(result))
+
+
+def plot(result: dict[str, Any]) -> str:
+    """ρ against minutes: the chosen setting, the round-1 setting, zero-cost lines."""
+    win, zc = result["winner"], result["zero_cost"]
+    proto = win["protocol"]
     series = {
-        "chosen setting": [
+        f"chosen setting ({result['threads']} threads)": [
             (p["minutes"], p["protocols"][proto]["spearman"])
-            for p in winner["points"]
+            for p in win["points"]
             if proto in p["protocols"]
         ],
-        "round-1 setting": [
-            (p["minutes"], p["protocols"]["acc, 4 BN batches"]["spearman"])
-            for p in runs[0]["points"]
-        ],
     }
+    runs = result["runs"]
+    ab_threads = result.get("ablation", {}).get("threads", result["threads"])
+    series[f"round-1 setting ({ab_threads} thread{'s' if ab_threads > 1 else ''})"] = [
+        (p["minutes"], best_rho(runs[0], p["minutes"])[0]) for p in runs[0]["points"]
+    ]
     lines = {
         "ensemble": zc["zero-cost ensemble"]["spearman"],
         "#params": zc["params"]["spearman"],
         "ZiCo": zc["zico"]["spearman"],
     }
-    out.with_suffix(".svg").write_text(svg_plot(series, lines))
-    print(report(result))
+    return svg_plot(series, lines)
 
 
 def report(result: dict[str, Any]) -> str:
     """The markdown tables of a result."""
     at, win = result["ablation_minutes"], result["winner"]
+    ab_threads = result.get("ablation", {}).get("threads", result["threads"])
     proto = win["protocol"]
     curve = [
         [f"{p['minutes']:g}", p["steps"], *(p["protocols"][proto][k] for k in
@@ -374,7 +435,8 @@ def report(result: dict[str, Any]) -> str:
         abl.append([*row, verdict])
     return "\n\n".join(
         [
-            f"### One-shot estimate of the chosen setting ({result['cells']} cells, {proto})",
+            f"### One-shot estimate of the chosen setting ({result['cells']} cells, {proto}, "
+            f"{result['threads']} threads)",
             markdown_table(
                 [
                     "training minutes",
@@ -387,7 +449,8 @@ def report(result: dict[str, Any]) -> str:
                 ],
                 curve + zc,
             ),
-            f"### Ablation at {at:g} minutes (Spearman ρ per estimate protocol)",
+            f"### Ablation at {at:g} minutes, {ab_threads} thread(s) (Spearman ρ per estimate "
+            "protocol; kept: " + (", ".join(result["kept"]) or "none") + ")",
             markdown_table(["setting", "steps", *PROTOCOLS, "verdict"], abl),
         ]
     )
