@@ -23,6 +23,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import RESULTS, ScoreCache, markdown_table, shared_dir
+from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir
 from nas_engine.analysis import op_importance, worst_ops
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import ProxySuite, percentile_fitness, rank_ensemble
+from nas_engine.proxies.space_scores import read_space_scores, score_space, space_score_path
+from nas_engine.runner import SearchConfig
+from nas_engine.runner.evaluation import Evaluation, fitness
+from nas_engine.runner.fidelity import search_fidelity
+from nas_engine.runner.ranking import ranked
 from nas_engine.search_spaces import create_space
+from nas_engine.storage import CandidateRecord
 from nas_engine.strategies import create_strategy
+from nas_engine.supernet import SupernetConfig, SupernetTrainer
 
 OPTIMUM = 94.37  # best NB201 CIFAR-10 test accuracy in the shared table
 
@@ -85,6 +93,121 @@ def run_one(
     return {"curve": curve, "prunes": prunes, "final": curve[-1]}
 
 
+def run_hybrid(
+    space: Any,
+    strategy: str,
+    seed: int,
+    budget: int,
+    scores: Callable[[str], dict[str, float]],
+    oneshot: Callable[[str], float] | None,
+    truth: Any,
+    *,
+    members: list[str],
+) -> dict[str, Any]:
+    """One search through the runner's own fitness and ranking: the zero-cost ensemble
+    of ``members`` (log rank), plus, when ``oneshot`` is given, the one-shot estimate as
+    a member weighted by its search fidelity (never ground truth)."""
+    cfg = SearchConfig(
+        proxy="ensemble", ensemble=tuple(members), aggregation="log_rank",
+        hybrid=oneshot is not None, strategy=strategy,
+    )  # fmt: skip
+    rng = np.random.default_rng([seed, 0])
+    strat = create_strategy(strategy, space)
+    mask = space.full_mask()
+    hist: list[CandidateRecord] = []
+    curve: list[float] = []
+    weights: list[float] = []
+    for t in range(budget):
+        arch = strat.ask(mask, rng)
+        s = space.to_string(arch)
+        ev = Evaluation(scores=scores(s), seconds={}, oneshot=oneshot(s) if oneshot else None,
+                        truth=None, error=None)  # fmt: skip
+        fid = search_fidelity(hist, members=members, aggregation=cfg.aggregation)
+        weights.append(fid.weight)
+        fit = fitness(ev, kind="proxy", config=cfg, history=hist, oneshot_weight=fid.weight)
+        strat.tell(arch, fit)
+        hist.append(ev.record(seq=t, arch=s, mask_version=0, strategy=strategy, fitness=fit,
+                              seconds=0.0))  # fmt: skip
+        top = ranked(hist, config=cfg, fitness_kind="proxy")[0]
+        curve.append(float(truth.lookup(top.arch)))
+    return {"curve": curve, "final": curve[-1], "weight_end": weights[-1]}
+
+
+def oneshot_estimator(state_path: Path, space: Any, data: Any) -> Callable[[str], float]:
+    """One-shot accuracy of a cell from a supernet saved by oneshot_fidelity.py (cached
+    in a CSV beside the other benchmark caches, keyed by the weights file)."""
+    import hashlib
+    import os
+
+    state = torch.load(state_path, map_location="cpu", weights_only=False)
+    trainer = SupernetTrainer(space, data, SupernetConfig(**state["config"]))
+    trainer.load_state_dict(state)
+    key = hashlib.sha1(state_path.read_bytes()).hexdigest()[:12]
+    path = REPO / "data" / "bench_cache" / f"oneshot_estimates_{key}.csv"
+    cache: dict[str, float] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines()[1:]:
+            a, v = line.rsplit(",", 1)
+            cache[a] = float(v)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = path.open("a")
+    if not cache:
+        f.write("arch,oneshot\n")
+
+    def estimate(arch: str) -> float:
+        if arch not in cache:
+            cache[arch] = trainer.estimate(space.from_string(arch)).acc
+            f.write(f"{arch},{cache[arch]!r}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return cache[arch]
+
+    return estimate
+
+
+def hybrid_section(args: argparse.Namespace, space: Any, data: Any, truth: Any) -> None:
+    """Paired rows: the zero-cost ensemble against the hybrid ensemble, same seeds."""
+    members = [m for m in args.hybrid_members.split(",") if m]
+    build = {"C": 16, "N": 5}  # the whole-space job's settings (its cache is reused)
+    path = space_score_path(REPO / "data" / "cache", space, members, build_kwargs=build)
+    score_space(ProxySuite(space, members, seed=0, build_kwargs=build), path)
+    table = read_space_scores(space, path)
+
+    def scores(arch: str) -> dict[str, float]:
+        i = space.index(space.from_string(arch))
+        return {m: float(table.values[m][i]) for m in members}
+
+    oneshot = oneshot_estimator(Path(args.oneshot_state), space, data)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    result: dict[str, Any] = {"members": members, "state": args.oneshot_state, "rows": {}}
+    rows = []
+    for strategy in args.hybrid_strategies.split(","):
+        plain = [run_hybrid(space, strategy, sd, args.budget, scores, None, truth,
+                            members=members) for sd in seeds]  # fmt: skip
+        mixed = [run_hybrid(space, strategy, sd, args.budget, scores, oneshot, truth,
+                            members=members) for sd in seeds]  # fmt: skip
+        for label, rs in (
+            (f"{strategy} · zero-cost ensemble ({'+'.join(members)})", plain),
+            (f"{strategy} · hybrid (+ one-shot, fidelity-weighted)", mixed),
+        ):
+            finals = [r["final"] for r in rs]
+            rows.append([label, statistics.mean(finals), statistics.pstdev(finals),
+                         min(finals), max(finals),
+                         statistics.mean(r.get("weight_end", 0.0) for r in rs)])  # fmt: skip
+            result["rows"][label] = [{"final": r["final"], "weight_end": r["weight_end"],
+                                      "curve": r["curve"]} for r in rs]  # fmt: skip
+        diff = [m["final"] - p["final"] for m, p in zip(mixed, plain, strict=True)]
+        result["rows"][f"{strategy} paired difference"] = diff
+        print(f"{strategy}: hybrid − zero-cost per seed {[round(d, 2) for d in diff]}")
+    md = markdown_table(
+        [f"search (budget {args.budget}, seeds {args.seeds})", "mean test acc. %", "std",
+         "min", "max", "one-shot weight at the end"], rows,
+    )  # fmt: skip
+    print(md)
+    (RESULTS / "search_quality_hybrid.json").write_text(json.dumps(result))
+    (RESULTS / "search_quality_hybrid.md").write_text(md + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=None, help="folder with the shared data")
@@ -100,10 +223,29 @@ def main() -> None:
         help="rank-ensemble fitness members (default: the runner's default ensemble "
         "without ZiCo, whose two backward passes dominate the cost on 2 CPU cores)",
     )
+    ap.add_argument(
+        "--oneshot-state",
+        default=None,
+        help="supernet weights (from oneshot_fidelity.py): add paired hybrid-ensemble rows",
+    )
+    ap.add_argument("--hybrid-strategies", default="evolution")
+    ap.add_argument(
+        "--hybrid-members",
+        default="synflow,meco",
+        help="zero-cost members of the hybrid rows (the whole-space cache's proxies)",
+    )
+    ap.add_argument("--only-hybrid", action="store_true", help="skip the other rows")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     shared = shared_dir(args.shared)
     space = create_space("nb201")
+    if args.oneshot_state:
+        hybrid_section(
+            args, space, load_dataset(f"npz:{shared / 'cifar10_subset.npz'}"),
+            load_ground_truth(f"csv:{shared / 'nb201_cifar10_test_acc.csv'}"),
+        )  # fmt: skip
+        if args.only_hybrid:
+            return
     members = [m.strip() for m in args.members.split(",") if m.strip()]
     data = load_dataset(f"npz:{shared / 'cifar10_subset.npz'}")
     suite = ProxySuite(space, members, data=data, batch_size=64, seed=0)
