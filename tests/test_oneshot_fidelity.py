@@ -239,3 +239,31 @@ def test_a_run_with_a_benchmark_reports_its_fidelity(
     est, tru = zip(*pairs.values(), strict=True)
     assert fid.rho == pytest.approx(float(stats.spearmanr(est, tru)[0]))
     assert f"n = {n}" in fid.label()
+
+
+def test_weighted_rank_ensemble_by_hand() -> None:
+    scores = {"synflow": [1.0, 2.0, 3.0], ONESHOT: [30.0, 10.0, 20.0]}
+    names = ["synflow", ONESHOT]
+    # ranks (1 = worst): synflow 1,2,3; oneshot 3,1,2
+    log = rank_ensemble(scores, names, aggregation="log_rank", weights={ONESHOT: 0.5})
+    expected = [math.log(r / 3) + 0.5 * math.log(o / 3) for r, o in ((1, 3), (2, 1), (3, 2))]
+    np.testing.assert_allclose(log, expected)
+    mean = rank_ensemble(scores, names, aggregation="mean_rank", weights={ONESHOT: 0.5})
+    np.testing.assert_allclose(mean, [(1 + 1.5) / 1.5, (2 + 0.5) / 1.5, (3 + 1) / 1.5])
+    with pytest.raises(ValueError, match="weights"):
+        rank_ensemble(scores, names, weights={ONESHOT: -1.0})
+
+
+def test_hybrid_fitness_uses_the_search_fidelity_as_weight() -> None:
+    from nas_engine.runner.evaluation import Evaluation, fitness
+
+    cfg = tiny_config(proxy="ensemble", ensemble=MEMBERS, hybrid=True)
+    hist = _cands(list(np.linspace(0, 1, 20)))
+    ev = Evaluation(scores=dict(hist[3].scores), seconds={}, oneshot=0.95, truth=None, error=None)
+    prior = [{**c.scores, ONESHOT: c.oneshot} for c in hist]
+    names = [*MEMBERS, ONESHOT]
+    got = fitness(ev, kind="proxy", config=cfg, history=hist, oneshot_weight=0.4)
+    want = percentile_fitness({**ev.scores, ONESHOT: 0.95}, prior, names, weights={ONESHOT: 0.4})
+    assert got == pytest.approx(want)
+    plain = fitness(ev, kind="proxy", config=cfg, history=hist, oneshot_weight=0.0)
+    assert plain == pytest.approx(percentile_fitness(ev.scores, prior, MEMBERS)) != got
