@@ -76,6 +76,8 @@ def test_load_start_and_watch_progress(served) -> None:
         timeout=20,
     )
     until(lambda: len(duo.find_elements(f"#{progress.PROGRESS} .scatterlayer .trace")) >= 1, 20)
+    # with a handful of estimates the one-shot figure is not trusted yet, and says so
+    duo.wait_for_contains_text(f"#{progress.THROUGHPUT}", "one-shot not informative yet", 20)
     # a second tab sees the same run
     main = duo.driver.current_window_handle
     duo.driver.switch_to.new_window("tab")
