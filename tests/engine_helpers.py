@@ -20,6 +20,7 @@ TINY = {
     "supernet_C": 4,
     "supernet_N": 1,
     "supernet_batch_size": 16,
+    "supernet_warmup": 0,
     "steps_per_candidate": 2,
     "population_size": 4,
     "sample_size": 2,

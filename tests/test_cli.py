@@ -122,6 +122,7 @@ def test_best_table_orders_by_the_ensemble_over_all_cells() -> None:
 
     from nas_engine.cli.search import _best_table
     from nas_engine.runner import SearchConfig
+    from nas_engine.runner.fidelity import unknown
     from nas_engine.storage import CandidateRecord
 
     cfg = SearchConfig(dataset="synthetic", proxy="ensemble", strategy="random")
@@ -138,6 +139,9 @@ def test_best_table_orders_by_the_ensemble_over_all_cells() -> None:
                         truth=None, created=0.0, seconds=0.1)
         for i, (a, f) in enumerate(zip(archs, [0.0, -0.1], strict=True))
     ]  # fmt: skip
-    table = _best_table(SimpleNamespace(candidates=cands, config=cfg)).splitlines()
+    none = unknown("2 cells estimated so far, 10 needed")
+    snap = SimpleNamespace(candidates=cands, config=cfg, fidelity=none, search_fidelity=none)
+    table = _best_table(snap).splitlines()
     assert table[1].split()[0] == "1" and table[2].split()[0] == "0"
-    assert table[-1].startswith("* online fitness")
+    assert table[-2].startswith("* online fitness")
+    assert table[-1] == f"one-shot estimate: not informative yet: {none.reason}"

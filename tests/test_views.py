@@ -67,7 +67,7 @@ def _run(*, truth: bool = True) -> tuple[Snapshot, pd.DataFrame, list[str]]:
     snap = Snapshot(
         run_id=1,
         status="running",
-        config=SearchConfig(budget=50),
+        config=SearchConfig(budget=50, supernet_warmup=0),
         mask=steering.mask,
         mask_version=steering.version,
         candidates=tuple(cands),
@@ -149,6 +149,10 @@ def test_progress_data_best_table_and_throughput() -> None:
     assert d.best["arch"].iloc[0] == archs[11]  # zico 111, the highest fitness
     assert d.curve[0]["images_per_s"] == 1234.0
     assert d.throughput == "6.0 candidates/min · supernet step 10 · 1,234 img/s"
+    warm = dataclasses.replace(snap, config=SearchConfig(budget=50, supernet_warmup=500))
+    assert progress_data(warm, df, show_truth=True).throughput.endswith(
+        "warming up the supernet: 10 of 500 steps before the first candidate"
+    )
     assert d.oneshot_note.startswith("one-shot not informative yet") and d.best_note == ""
     hidden = progress_data(snap, df, show_truth=False)
     assert "truth" not in hidden.best.columns

@@ -108,7 +108,7 @@ class SearchConfig:
     supernet_augment: bool = False
     supernet_schedule_steps: int = 3000
     supernet_calib_batches: int = 4
-    supernet_warmup: int = 0
+    supernet_warmup: int = 500
     steps_per_candidate: int = 4
     checkpoint_every: int = 100
     population_size: int = 20
