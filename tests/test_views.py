@@ -316,6 +316,9 @@ def test_informative_oneshot_ranks_and_shows_its_figure() -> None:
     e = embedding_data(snap, df, SPACE, colour_by="fitness", scale="linear")
     np.testing.assert_array_equal(e.colour, df["fitness"].to_numpy(dtype=float))
     assert e.colour_label == "fitness (linear) · ρ 0.72, n = 40"
+    rows = {r["metric"]: r for r in inspector_data(df, SPACE, df["arch"][0], snap=snap).rows}
+    assert rows["oneshot"]["note"] == rows["fitness"]["note"] == "ρ 0.72, n = 40"
+    assert "note" not in rows["zico"]
     c = comparison_data(df, x="oneshot", y="zico", method="spearman", k=5, snap=snap)
     assert c.x_label == "oneshot · ρ 0.72, n = 40" and c.y_label == "zico"
 

@@ -401,12 +401,22 @@ class InspectorData:
 
 
 def inspector_data(
-    df: pd.DataFrame, space: SearchSpace[Any], arch: str, *, hide_truth: bool = False
+    df: pd.DataFrame,
+    space: SearchSpace[Any],
+    arch: str,
+    *,
+    hide_truth: bool = False,
+    snap: Snapshot | None = None,
 ) -> InspectorData:
-    """The cell's ops, and each metric with its percentile among the evaluated cells."""
+    """The cell's ops, and each metric with its percentile among the evaluated cells (a
+    one-shot row carries its fidelity in ``note``)."""
     a = space.from_string(arch)
     metrics = metric_options(df, hide_truth=hide_truth)
     rows = score_percentiles(df, arch, metrics) if not df.empty else []
+    fid = oneshot_fidelity(snap, hide_truth=hide_truth)
+    for r in rows:
+        if fid is not None and is_oneshot_metric(snap, r["metric"]):
+            r["note"] = fid.short()
     return InspectorData(
         arch=arch,
         ops=tuple(space.ops_of(a)),

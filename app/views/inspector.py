@@ -103,7 +103,7 @@ def _scores_table(rows: list[dict[str, Any]], *, evaluated: bool) -> Any:
     body = [
         html.Tr(
             [
-                html.Td(metric_label(r["metric"])),
+                html.Td(metric_label(r["metric"]) + (f" · {r['note']}" if r.get("note") else "")),
                 html.Td(fmt(r["value"])),
                 html.Td("—" if not math.isfinite(r["percentile"]) else f"{r['percentile']:.0f}"),
             ]
@@ -174,7 +174,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             blank = plots.empty_figure("")
             return plots.empty_figure(PLACEHOLDER), "", blank, blank, True
         f = vc.frame(hide, reveal)
-        d = inspector_data(f.df, vc.space, arch, hide_truth=f.hide_truth)
+        d = inspector_data(f.df, vc.space, arch, hide_truth=f.hide_truth, snap=f.snap)
         cell = plots.cell_figure(
             vc.space.edges,
             [plots.op_label(o) for o in d.ops],
