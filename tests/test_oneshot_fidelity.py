@@ -4,6 +4,7 @@ ranking while the estimate is not informative, the hybrid ensemble and warm-up."
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 from pathlib import Path
 
@@ -267,3 +268,16 @@ def test_hybrid_fitness_uses_the_search_fidelity_as_weight() -> None:
     assert got == pytest.approx(want)
     plain = fitness(ev, kind="proxy", config=cfg, history=hist, oneshot_weight=0.0)
     assert plain == pytest.approx(percentile_fitness(ev.scores, prior, MEMBERS)) != got
+
+
+def test_augmentation_auto_follows_the_image_size() -> None:
+    from nas_engine.runner.config import CommandError
+    from nas_engine.runner.spos import augments
+
+    small = load_dataset("synthetic")  # 8×8
+    big = dataclasses.replace(small, x_train=np.zeros((4, 3, 32, 32), np.float32))
+    assert not augments(tiny_config(), small) and augments(tiny_config(), big)
+    assert augments(tiny_config(supernet_augment="on"), small)
+    assert not augments(tiny_config(supernet_augment="off"), big)
+    with pytest.raises(CommandError, match="supernet_augment"):
+        tiny_config(supernet_augment="yes")

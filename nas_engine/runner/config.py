@@ -19,11 +19,14 @@ LEGACY: dict[str, Any] = {
     "aggregation": "mean_rank",
     "hybrid": False,
     "supernet_sampling": "uniform",
-    "supernet_augment": False,
+    "supernet_augment": "off",
     "supernet_schedule_steps": 3000,
     "supernet_calib_batches": 4,
     "supernet_warmup": 0,
 }
+
+#: Choices of ``supernet_augment``.
+AUGMENT_CHOICES = ("auto", "on", "off")
 
 #: The largest budget (candidates per run) a config accepts.
 MAX_BUDGET = 100_000
@@ -60,7 +63,9 @@ class SearchConfig:
         supernet_batch_size: SPOS batch size.
         supernet_lr: SPOS peak learning rate.
         supernet_sampling: SPOS path sampling (``uniform`` or ``fair``).
-        supernet_augment: Crop-and-flip augmentation of supernet batches.
+        supernet_augment: Crop-and-flip augmentation of supernet batches: ``on``,
+            ``off`` or ``auto`` (on for images of at least 16×16 pixels, where a 4-pixel
+            crop keeps the content; off for the 8×8 digits and synthetic sets).
         supernet_schedule_steps: Length of the supernet's cosine learning-rate schedule.
         supernet_calib_batches: BatchNorm-recalibration batches per one-shot estimate.
         supernet_warmup: SPOS steps trained before the first candidate (the page shows
@@ -105,7 +110,7 @@ class SearchConfig:
     supernet_batch_size: int = 64
     supernet_lr: float = 0.05
     supernet_sampling: str = "uniform"
-    supernet_augment: bool = False
+    supernet_augment: str = "auto"
     supernet_schedule_steps: int = 3000
     supernet_calib_batches: int = 4
     supernet_warmup: int = 500
@@ -144,6 +149,11 @@ class SearchConfig:
             raise CommandError(
                 f"unknown supernet_sampling {self.supernet_sampling!r}; known: "
                 + ", ".join(SAMPLINGS)
+            )
+        if self.supernet_augment not in AUGMENT_CHOICES:
+            raise CommandError(
+                f"supernet_augment must be one of {', '.join(AUGMENT_CHOICES)}, "
+                f"got {self.supernet_augment!r}"
             )
         if min(self.supernet_schedule_steps, self.supernet_calib_batches) < 1:
             raise CommandError("supernet_schedule_steps and supernet_calib_batches must be >= 1")

@@ -17,6 +17,13 @@ from nas_engine.storage import SQLiteStorage
 from nas_engine.supernet import SupernetConfig, SupernetTrainer
 
 
+def augments(config: SearchConfig, data: Dataset) -> bool:
+    """Whether the run's supernet batches are augmented (``auto``: images ≥ 16×16)."""
+    if config.supernet_augment == "auto":
+        return min(data.input_shape[1:]) >= 16
+    return config.supernet_augment == "on"
+
+
 def make_trainer(
     space: SearchSpace[Any], data: Dataset, config: SearchConfig, *, checkpoint_path: Path
 ) -> SupernetTrainer | None:
@@ -42,7 +49,7 @@ def make_trainer(
             batch_size=config.supernet_batch_size,
             lr=config.supernet_lr,
             sampling=config.supernet_sampling,
-            augment=config.supernet_augment,
+            augment=augments(config, data),
             schedule_steps=config.supernet_schedule_steps,
             calib_batches=config.supernet_calib_batches,
             seed=config.seed,
