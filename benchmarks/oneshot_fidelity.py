@@ -332,8 +332,9 @@ def ablation(
         if gain > 0:
             best_cfg, best_run = cfg, run
             kept.append(label)
+    # the winner's protocols at the ablation marks are those it was chosen on
     winner = train_run(
-        "chosen setting", best_cfg, marks=marks, full_marks=[m for m in marks if m >= at],
+        "chosen setting", best_cfg, marks=marks, full_marks=[m for m in marks if m > at],
         **common,
     )  # fmt: skip
     return finish(args, winner, scores, zc, at, common["truth"]) | {"runs": runs, "kept": kept}
