@@ -134,8 +134,9 @@ def run_hybrid(
 
 
 def oneshot_estimator(state_path: Path, space: Any, data: Any) -> Callable[[str], float]:
-    """One-shot accuracy of a cell from a supernet saved by oneshot_fidelity.py (cached
-    in a CSV beside the other benchmark caches, keyed by the weights file)."""
+    """The one-shot estimate (the engine's default, the likelihood ``100·exp(−loss)``) of
+    a cell from a supernet saved by oneshot_fidelity.py (cached in a CSV beside the other
+    benchmark caches, keyed by the weights file)."""
     import hashlib
     import os
 
@@ -156,7 +157,7 @@ def oneshot_estimator(state_path: Path, space: Any, data: Any) -> Callable[[str]
 
     def estimate(arch: str) -> float:
         if arch not in cache:
-            cache[arch] = trainer.estimate(space.from_string(arch)).acc
+            cache[arch] = trainer.estimate(space.from_string(arch)).likelihood
             f.write(f"{arch},{cache[arch]!r}\n")
             f.flush()
             os.fsync(f.fileno())

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import markdown_table
 from nas_engine.data import load_dataset
 from nas_engine.runner import SearchConfig, SearchSession
+from nas_engine.runner.spos import make_trainer
 from nas_engine.search_spaces import create_space
 from nas_engine.storage import SQLiteStorage
-from nas_engine.supernet import SupernetConfig, SupernetTrainer
 
 
 def main() -> None:
@@ -42,14 +42,9 @@ def main() -> None:
     data = load_dataset(cfg.dataset, seed=cfg.seed)
     space = create_space(cfg.space)
 
-    trainer = SupernetTrainer(
-        space,
-        data,
-        SupernetConfig(
-            C=cfg.supernet_C, N=cfg.supernet_N, batch_size=cfg.supernet_batch_size,
-            lr=cfg.supernet_lr, seed=cfg.seed,
-        ),
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:  # the run's own trainer, from the config
+        trainer = make_trainer(space, data, cfg, checkpoint_path=Path(tmp) / "none.pt")
+    assert trainer is not None
     mask = space.full_mask()
     for _ in range(5):  # warm-up
         trainer.train_step(mask)

@@ -281,3 +281,32 @@ def test_augmentation_auto_follows_the_image_size() -> None:
     assert not augments(tiny_config(supernet_augment="off"), big)
     with pytest.raises(CommandError, match="supernet_augment"):
         tiny_config(supernet_augment="yes")
+
+
+def test_likelihood_estimate_is_the_loss_on_a_percent_scale() -> None:
+    sp = create_space("nb201")
+    cfg = SupernetConfig(C=4, batch_size=16, estimate="likelihood")
+    tr = SupernetTrainer(sp, load_dataset("synthetic"), cfg)
+    for _ in range(10):
+        tr.train_step(sp.full_mask())
+    arch = NB201Arch(("nor_conv_3x3",) * 6)
+    assert tr.evaluate(arch) == pytest.approx(100.0 * math.exp(-tr.estimate(arch).loss))
+    with pytest.raises(ValueError, match="estimate"):
+        SupernetConfig(estimate="loss")
+
+
+def test_the_run_trainer_gets_every_supernet_setting(tmp_path: Path) -> None:
+    from nas_engine.runner.spos import make_trainer
+
+    cfg = tiny_config(
+        supernet_sampling="fair", supernet_estimate="accuracy", supernet_augment="on",
+        supernet_schedule_steps=77, supernet_calib_batches=3, supernet_lr=0.2,
+    )  # fmt: skip
+    tr = make_trainer(
+        create_space("nb201"), load_dataset("synthetic"), cfg, checkpoint_path=tmp_path / "c.pt"
+    )
+    assert tr is not None
+    got = tr.config
+    assert (got.sampling, got.estimate, got.augment) == ("fair", "accuracy", True)
+    assert (got.schedule_steps, got.calib_batches, got.lr) == (77, 3, 0.2)
+    assert (got.C, got.N, got.batch_size) == (4, 1, 16)

@@ -12,7 +12,7 @@ from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_
 from nas_engine.resources import BudgetError, ResourceBudget, parse_latency_spec
 from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.strategies import STRATEGIES, list_strategies
-from nas_engine.supernet import SAMPLINGS
+from nas_engine.supernet import ESTIMATES, SAMPLINGS
 
 #: Values of settings added after round 1, for runs stored before they existed.
 LEGACY: dict[str, Any] = {
@@ -22,6 +22,7 @@ LEGACY: dict[str, Any] = {
     "supernet_augment": "off",
     "supernet_schedule_steps": 3000,
     "supernet_calib_batches": 4,
+    "supernet_estimate": "accuracy",
     "supernet_warmup": 0,
 }
 
@@ -68,6 +69,7 @@ class SearchConfig:
             crop keeps the content; off for the 8×8 digits and synthetic sets).
         supernet_schedule_steps: Length of the supernet's cosine learning-rate schedule.
         supernet_calib_batches: BatchNorm-recalibration batches per one-shot estimate.
+        supernet_estimate: ``likelihood`` (``100·exp(−validation loss)``) or ``accuracy``.
         supernet_warmup: SPOS steps trained before the first candidate (the page shows
             "warming up" until then).
         steps_per_candidate: SPOS steps between two candidates.
@@ -107,12 +109,13 @@ class SearchConfig:
     supernet: bool = True
     supernet_C: int = 8
     supernet_N: int = 1
-    supernet_batch_size: int = 64
-    supernet_lr: float = 0.05
+    supernet_batch_size: int = 128
+    supernet_lr: float = 0.1
     supernet_sampling: str = "uniform"
     supernet_augment: str = "auto"
     supernet_schedule_steps: int = 3000
     supernet_calib_batches: int = 4
+    supernet_estimate: str = "likelihood"
     supernet_warmup: int = 500
     steps_per_candidate: int = 4
     checkpoint_every: int = 100
@@ -145,20 +148,7 @@ class SearchConfig:
             raise CommandError(
                 f"unknown aggregation {self.aggregation!r}; known: {', '.join(AGGREGATIONS)}"
             )
-        if self.supernet_sampling not in SAMPLINGS:
-            raise CommandError(
-                f"unknown supernet_sampling {self.supernet_sampling!r}; known: "
-                + ", ".join(SAMPLINGS)
-            )
-        if self.supernet_augment not in AUGMENT_CHOICES:
-            raise CommandError(
-                f"supernet_augment must be one of {', '.join(AUGMENT_CHOICES)}, "
-                f"got {self.supernet_augment!r}"
-            )
-        if min(self.supernet_schedule_steps, self.supernet_calib_batches) < 1:
-            raise CommandError("supernet_schedule_steps and supernet_calib_batches must be >= 1")
-        if self.supernet_warmup < 0:
-            raise CommandError("supernet_warmup must be >= 0")
+        self._check_supernet()
         if self.hybrid and self.proxy != "ensemble":
             raise CommandError("hybrid needs the ensemble fitness (proxy=ensemble)")
         if self.hybrid and not self.supernet:
@@ -178,6 +168,28 @@ class SearchConfig:
         resolve_proxy_names([self.cheap_proxy])
         if STRATEGIES.get(self.strategy).fitness == "oneshot" and not self.supernet:  # type: ignore[attr-defined]
             raise CommandError(f"strategy {self.strategy!r} needs the supernet (supernet=True)")
+
+    def _check_supernet(self) -> None:
+        """Refuse an unknown supernet setting with the known choices."""
+        if self.supernet_sampling not in SAMPLINGS:
+            raise CommandError(
+                f"unknown supernet_sampling {self.supernet_sampling!r}; known: "
+                + ", ".join(SAMPLINGS)
+            )
+        if self.supernet_estimate not in ESTIMATES:
+            raise CommandError(
+                f"supernet_estimate must be one of {', '.join(ESTIMATES)}, "
+                f"got {self.supernet_estimate!r}"
+            )
+        if self.supernet_augment not in AUGMENT_CHOICES:
+            raise CommandError(
+                f"supernet_augment must be one of {', '.join(AUGMENT_CHOICES)}, "
+                f"got {self.supernet_augment!r}"
+            )
+        if min(self.supernet_schedule_steps, self.supernet_calib_batches) < 1:
+            raise CommandError("supernet_schedule_steps and supernet_calib_batches must be >= 1")
+        if self.supernet_warmup < 0:
+            raise CommandError("supernet_warmup must be >= 0")
 
     @staticmethod
     def parse_budget(value: Any) -> int:

@@ -52,6 +52,7 @@ def make_trainer(
             augment=augments(config, data),
             schedule_steps=config.supernet_schedule_steps,
             calib_batches=config.supernet_calib_batches,
+            estimate=config.supernet_estimate,
             seed=config.seed,
         ),
     )

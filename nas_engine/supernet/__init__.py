@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nas_engine.supernet.nb201_supernet import (
+    ESTIMATES,
     SAMPLINGS,
     Estimate,
     MixedEdge,
@@ -14,6 +15,7 @@ from nas_engine.supernet.nb201_supernet import (
 )
 
 __all__ = [
+    "ESTIMATES",
     "SAMPLINGS",
     "Estimate",
     "MixedEdge",

@@ -136,6 +136,10 @@ class SupernetConfig:
             gradient accumulation).
         augment: Random crop (4-pixel zero padding) and horizontal flip of training
             batches.
+        estimate: What :meth:`SupernetTrainer.evaluate` returns: ``accuracy`` (percent
+            correct) or ``likelihood`` (``100·exp(−loss)``, the geometric-mean probability
+            given to the true class, in percent: the validation loss's order on a
+            percent scale, which ranks cells better; see ``benchmarks/oneshot_fidelity.py``).
         seed: Seed for weights, paths and batch order.
     """
 
@@ -151,6 +155,7 @@ class SupernetConfig:
     eval_images: int = 512
     sampling: str = "uniform"
     augment: bool = False
+    estimate: str = "accuracy"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -162,10 +167,14 @@ class SupernetConfig:
             raise ValueError("eval_images must be >= 0 (0: the whole validation split)")
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
+        if self.estimate not in ESTIMATES:
+            raise ValueError(f"estimate must be one of {ESTIMATES}, got {self.estimate!r}")
 
 
 #: Path-sampling rules of the SPOS trainer.
 SAMPLINGS = ("uniform", "fair")
+#: What a one-shot evaluation reports.
+ESTIMATES = ("accuracy", "likelihood")
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,11 @@ class Estimate:
     acc: float
     loss: float
     images: int
+
+    @property
+    def likelihood(self) -> float:
+        """``100·exp(−loss)``: the geometric-mean probability of the true class (%)."""
+        return 100.0 * math.exp(-self.loss)
 
 
 @dataclass(frozen=True)
@@ -330,9 +344,10 @@ class SupernetTrainer:
 
     # -------------------------------------------------------------------- evaluation
     def evaluate(self, arch: Any) -> float:
-        """One-shot validation accuracy (percent) of ``arch`` with inherited weights
-        (:meth:`estimate`'s ``acc``)."""
-        return self.estimate(arch).acc
+        """The one-shot estimate of ``arch`` (percent, higher is better): validation
+        accuracy or likelihood, as ``config.estimate`` says (see :meth:`estimate`)."""
+        est = self.estimate(arch)
+        return est.acc if self.config.estimate == "accuracy" else est.likelihood
 
     @torch.no_grad()
     def estimate(
@@ -395,7 +410,8 @@ class SupernetTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`."""
         # checkpoints written before a setting existed were trained with its old value
-        if {"sampling": "uniform", "augment": False, **state["config"]} != asdict(self.config):
+        old = {"sampling": "uniform", "augment": False, "estimate": "accuracy"}
+        if {**old, **state["config"]} != asdict(self.config):
             raise ValueError("checkpoint was written with a different supernet configuration")
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
