@@ -348,6 +348,8 @@ def headline(
 ) -> dict[str, Any]:
     """The ablation's chosen setting (read from its JSON) trained at ``--threads``."""
     earlier = json.loads(Path(args.headline_from).read_text())
+    # its own folder: the same setting at another thread count is another run
+    common = {**common, "state_dir": Path(common["state_dir"]) / f"headline-{args.threads}t"}
     cfg = SupernetConfig(**earlier["winner"]["config"])
     marks = sorted(float(m) for m in args.minutes.split(","))
     at = earlier["ablation_minutes"]
