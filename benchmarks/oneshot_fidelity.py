@@ -372,7 +372,10 @@ def finish(
     at: float,
     truth: np.ndarray,
 ) -> dict[str, Any]:
-    """The winner's protocol (its best at ``at`` minutes), hybrid figures and metadata."""
+    """The winner's protocol (its best at ``at`` minutes, or at its last mark when it
+    stopped before), hybrid figures and metadata."""
+    if not any(p["minutes"] == at for p in winner["points"]):
+        at = winner["points"][-1]["minutes"]
     rho, proto = best_rho(winner, at, list(PROTOCOLS))
     for p in winner["points"]:
         if proto in p["estimates"]:
