@@ -374,9 +374,8 @@ def finish(
 ) -> dict[str, Any]:
     """The winner's protocol (its best at ``at`` minutes, or at its last mark when it
     stopped before), hybrid figures and metadata."""
-    if not any(p["minutes"] == at for p in winner["points"]):
-        at = winner["points"][-1]["minutes"]
-    rho, proto = best_rho(winner, at, list(PROTOCOLS))
+    mark = at if any(p["minutes"] == at for p in winner["points"]) else None
+    rho, proto = best_rho(winner, mark or winner["points"][-1]["minutes"], list(PROTOCOLS))
     for p in winner["points"]:
         if proto in p["estimates"]:
             p["hybrid"] = hybrid(scores, np.array(p["estimates"][proto]), truth)
