@@ -101,7 +101,10 @@ def estimate_all(
 
 
 def run_key(cfg: SupernetConfig) -> str:
-    return hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:12]
+    """The state file's key: every setting that changes training (``estimate`` only
+    changes what ``evaluate`` reports, and every protocol is measured anyway)."""
+    d = {k: v for k, v in asdict(cfg).items() if k != "estimate"}
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def train_run(
