@@ -299,7 +299,7 @@ def test_the_run_trainer_gets_every_supernet_setting(tmp_path: Path) -> None:
     from nas_engine.runner.spos import make_trainer
 
     cfg = tiny_config(
-        supernet_sampling="fair", supernet_estimate="accuracy", supernet_augment="on",
+        supernet_sampling="fair", supernet_estimate="likelihood", supernet_augment="on",
         supernet_schedule_steps=77, supernet_calib_batches=3, supernet_lr=0.2,
     )  # fmt: skip
     tr = make_trainer(
@@ -307,6 +307,6 @@ def test_the_run_trainer_gets_every_supernet_setting(tmp_path: Path) -> None:
     )
     assert tr is not None
     got = tr.config
-    assert (got.sampling, got.estimate, got.augment) == ("fair", "accuracy", True)
+    assert (got.sampling, got.estimate, got.augment) == ("fair", "likelihood", True)
     assert (got.schedule_steps, got.calib_batches, got.lr) == (77, 3, 0.2)
     assert (got.C, got.N, got.batch_size) == (4, 1, 16)
