@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nas_engine.proxies import ProxySuite
@@ -24,6 +24,14 @@ def shared_dir(arg: str | None) -> Path:
     if not path.is_dir():
         sys.exit(f"shared data folder {path} not found; pass --shared or set NASNAV_SHARED_DATA")
     return path
+
+
+def sample_cells(space: Any, n: int, seed: int) -> list[str]:
+    """The cells ``nasnav score --sample n --seed seed`` scores, in its order (a prefix of
+    a larger sample with the same seed)."""
+    import numpy as np
+
+    return [space.to_string(a) for a in space.sample_distinct(n, np.random.default_rng(seed))]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -37,7 +37,14 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir
+from benchmarks._common import (
+    REPO,
+    RESULTS,
+    ScoreCache,
+    markdown_table,
+    sample_cells,
+    shared_dir,
+)
 from nas_engine.data import Dataset, load_dataset
 from nas_engine.proxies import ProxySuite
 from nas_engine.proxies.suite import DEFAULT_ENSEMBLE, ONESHOT, rank_ensemble
@@ -284,8 +291,8 @@ def main() -> None:
     space = create_space("nb201")
     data = load_dataset(f"npz:{shared / 'cifar10_subset.npz'}", seed=args.seed)
     truth_df = pd.read_csv(shared / TRUTH_FILE).set_index("arch")
-    archs = space.sample_distinct(args.cells, np.random.default_rng(args.seed))
-    cells = [space.to_string(a) for a in archs]
+    cells = sample_cells(space, args.cells, args.seed)  # the frontier table's first cells
+    archs = [space.from_string(c) for c in cells]
     truth = truth_df.loc[cells, "cifar10_test_acc"].to_numpy(float)
     scores = zero_cost(space, data, cells, args.seed)
     zc = {n: quality(scores[n], truth) for n in ("zico", "params")}

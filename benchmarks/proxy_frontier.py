@@ -38,7 +38,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, markdown_table, shared_dir
+from benchmarks._common import REPO, RESULTS, markdown_table, sample_cells, shared_dir
 from benchmarks._ensemble_choice import (
     FIT,
     PREVIOUS,
@@ -78,11 +78,6 @@ PUBLISHED = [  # NB201 CIFAR-10 test accuracy, as quoted in the issue
     ("ZiCo (ICLR 2023), same comparison", "0.784 (0.589)", "all cells"),
     ("#params / synflow / NASWOT", "0.751 / 0.769 / 0.743", "all cells"),
 ]
-
-
-def sample_cells(space: Any, n: int, seed: int) -> list[str]:
-    """The cells ``nasnav score --sample n --seed seed`` scores, in its order."""
-    return [space.to_string(a) for a in space.sample_distinct(n, np.random.default_rng(seed))]
 
 
 def boot_ci(pred: np.ndarray, truth: np.ndarray, *, n_boot: int, seed: int) -> dict[str, Any]:

@@ -345,7 +345,7 @@ def best_rows(
     if df.empty:
         return pd.DataFrame(columns=cols)
     key = np.where(df["fitness"].notna(), metric_values(df, by), np.nan)
-    d = df.assign(_key=np.where(np.isfinite(key), key, -np.inf))[np.isfinite(key)]
+    d = df.assign(_key=key)[np.isfinite(key)]
     d = d.sort_values("_key", ascending=False, kind="stable").head(n)
     return d[cols].reset_index(drop=True)
 

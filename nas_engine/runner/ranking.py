@@ -48,7 +48,9 @@ def ranked(
     use_ensemble = config.proxy == "ensemble" and fitness_kind == "proxy"
     weights: dict[str, float] = {}
     if (config.hybrid and use_ensemble) or (fitness_kind == "oneshot" and has_members):
-        fid = fidelity or search_fidelity(cands, members=members, aggregation=config.aggregation)
+        fid = fidelity
+        if fid is None:
+            fid = search_fidelity(cands, members=members, aggregation=config.aggregation)
         if fitness_kind == "oneshot":
             use_ensemble = not fid.informative
         elif fid.informative:

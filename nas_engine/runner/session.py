@@ -466,15 +466,16 @@ class SearchSession(CommandLoop):
                 training=self._training,
                 budget=budget,
                 costs=self._res.costs if self._res.needed or budget.is_set else self._res.ready,
-                fidelity=self._fidelity(),
+                fidelity=self._fidelity(search_fid),
                 search_fidelity=search_fid,
             )
         )
 
-    def _fidelity(self) -> Fidelity:
-        """The one-shot estimate's running fidelity (ground truth first, when loaded)."""
-        if self._trainer is None:
-            return unknown("this run has no supernet")
+    def _fidelity(self, search: Fidelity) -> Fidelity:
+        """The one-shot estimate's running fidelity (ground truth first, when loaded);
+        without ground truth it is ``search``, the figure the search acts on."""
+        if self._trainer is None or self.truth is None:
+            return search
         return oneshot_fidelity(
             self._candidates, members=self.config.ensemble, aggregation=self.config.aggregation
         )
