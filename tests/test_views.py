@@ -12,6 +12,7 @@ import pytest
 
 from app import plots
 from app.viewmodel import (
+    best_rows,
     candidates_frame,
     comparison_data,
     embedding_data,
@@ -154,6 +155,10 @@ def test_progress_data_best_table_and_throughput() -> None:
         "warming up the supernet: 10 of 500 steps before the first candidate"
     )
     assert d.oneshot_note.startswith("one-shot not informative yet") and d.best_note == ""
+    # a candidate without a fitness (a failed one) is never a best cell
+    failed = df.assign(fitness=np.where(df["seq"] == 11, np.nan, df["fitness"]))
+    rows = best_rows(failed.head(12), show_truth=True, n=20)
+    assert len(rows) == 11 and archs[11] not in set(rows["arch"])
     hidden = progress_data(snap, df, show_truth=False)
     assert "truth" not in hidden.best.columns
     empty = progress_data(None, candidates_frame(None, SPACE), show_truth=True)
