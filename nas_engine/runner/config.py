@@ -24,6 +24,8 @@ LEGACY: dict[str, Any] = {
     "supernet_calib_batches": 4,
     "supernet_estimate": "accuracy",
     "supernet_warmup": 0,
+    "accept_suggestions": False,
+    "suggest_every": 50,
 }
 
 #: Choices of ``supernet_augment``.
@@ -90,6 +92,10 @@ class SearchConfig:
         train_N: Cells per stage of the trained networks.
         prune: Initial prunes as ``(edge, op)`` pairs.
         pin: Initial pins as ``(edge, op)`` pairs.
+        accept_suggestions: Scripted steering: every ``suggest_every`` candidates, accept
+            every current suggestion on the fitness (:mod:`nas_engine.runner.evidence`)
+            through the ordinary steering path, its evidence as the note.
+        suggest_every: Candidates between two rounds of accepted suggestions.
     """
 
     space: str = "nb201"
@@ -135,6 +141,8 @@ class SearchConfig:
     train_N: int = 1
     prune: tuple[tuple[int, str], ...] = ()
     pin: tuple[tuple[int, str], ...] = ()
+    accept_suggestions: bool = False
+    suggest_every: int = 50
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, str):  # text is parsed by the caller, not stored
@@ -163,6 +171,8 @@ class SearchConfig:
                 parse_latency_spec(self.latency)
             except BudgetError as exc:
                 raise CommandError(str(exc)) from None
+        if self.suggest_every < 1:
+            raise CommandError(f"suggest_every must be >= 1, got {self.suggest_every}")
         if self.warmup < 0 or (self.move_p is not None and not 0.0 <= self.move_p <= 1.0):
             raise CommandError("warmup must be >= 0 and move_p in [0, 1] (or None)")
         resolve_proxy_names([self.cheap_proxy])

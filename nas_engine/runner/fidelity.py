@@ -160,3 +160,30 @@ def search_fidelity(
 ) -> Fidelity:
     """The fidelity the search may act on: :func:`oneshot_fidelity` without ground truth."""
     return oneshot_fidelity(cands, members=members, aggregation=aggregation, use_truth=False)
+
+
+def run_fidelities(
+    cands: Sequence[CandidateRecord],
+    *,
+    members: Sequence[str],
+    aggregation: str,
+    supernet: bool,
+    truth: bool,
+) -> tuple[Fidelity, Fidelity]:
+    """A run's two live figures: the one the search acts on (never ground truth), and
+    the one the page shows (ground truth first, when loaded; else the same).
+
+    Args:
+        cands: The run's candidates.
+        members: The zero-cost ensemble's members.
+        aggregation: Its aggregation.
+        supernet: Whether the run has a supernet (else both are unknown).
+        truth: Whether ground truth is loaded.
+    """
+    if not supernet:
+        none = unknown("this run has no supernet")
+        return none, none
+    search = search_fidelity(cands, members=members, aggregation=aggregation)
+    if not truth:
+        return search, search
+    return search, oneshot_fidelity(cands, members=members, aggregation=aggregation)

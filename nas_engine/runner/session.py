@@ -30,7 +30,8 @@ from nas_engine.proxies import ProxySuite
 from nas_engine.resources import BudgetError, CostTable, Region, ResourceBudget
 from nas_engine.runner.config import CommandError, SearchConfig, check_proxy, check_strategy
 from nas_engine.runner.evaluation import fitness, score_candidate
-from nas_engine.runner.fidelity import Fidelity, oneshot_fidelity, search_fidelity, unknown
+from nas_engine.runner.evidence import accept, run_evidence
+from nas_engine.runner.fidelity import Fidelity, run_fidelities
 from nas_engine.runner.loop import Command, CommandLoop
 from nas_engine.runner.ranking import best, top_archs
 from nas_engine.runner.resources import RunResources, cache_dir, check_new_run
@@ -340,10 +341,30 @@ class SearchSession(CommandLoop):
             if self._status != "running" or warming:
                 self._publish()
                 return
+        n = len(self._candidates)
         self._evaluate_next()
         if len(self._candidates) >= self.config.budget:
             self._finish()
+        elif len(self._candidates) > n and self.config.accept_suggestions:
+            self._accept_suggestions()
         self._publish()
+
+    def _accept_suggestions(self) -> None:
+        """Scripted steering: every ``suggest_every`` candidates, accept every current
+        suggestion on the fitness."""
+        if len(self._candidates) % self.config.suggest_every:
+            return
+        with self._lock:
+            cands, mask = tuple(self._candidates), self._steering.mask
+            budget = self._steering.budget
+        evidence = run_evidence(
+            cands, self.space, mask, config=self.config, fitness_kind=self._strategy.fitness,
+            fidelity=self._search_fidelity(), budget=budget,
+            costs=self._res.costs if budget.is_set else None, seed=self.config.seed,
+        )  # fmt: skip
+        _, refused = accept(evidence.suggestions, self.steer)
+        if refused:
+            self._message = "suggestion refused: " + "; ".join(refused)
 
     def _mask(self) -> OpMask:
         with self._lock:
@@ -442,7 +463,7 @@ class SearchSession(CommandLoop):
     def _publish_locked(self) -> None:
         cands = tuple(self._candidates)
         budget = self._steering.budget
-        search_fid = self._search_fidelity()
+        search_fid, shown_fid = self._fidelities(truth=self.truth is not None)
         top = best(
             cands, config=self.config, fitness_kind=self._strategy.fitness, fidelity=search_fid
         )
@@ -466,24 +487,18 @@ class SearchSession(CommandLoop):
                 training=self._training,
                 budget=budget,
                 costs=self._res.costs if self._res.needed or budget.is_set else self._res.ready,
-                fidelity=self._fidelity(search_fid),
+                fidelity=shown_fid,
                 search_fidelity=search_fid,
             )
         )
 
-    def _fidelity(self, search: Fidelity) -> Fidelity:
-        """The one-shot estimate's running fidelity (ground truth first, when loaded);
-        without ground truth it is ``search``, the figure the search acts on."""
-        if self._trainer is None or self.truth is None:
-            return search
-        return oneshot_fidelity(
-            self._candidates, members=self.config.ensemble, aggregation=self.config.aggregation
-        )
-
     def _search_fidelity(self) -> Fidelity:
         """The fidelity the search acts on (never from ground truth)."""
-        if self._trainer is None:
-            return unknown("this run has no supernet")
-        return search_fidelity(
-            self._candidates, members=self.config.ensemble, aggregation=self.config.aggregation
-        )
+        return self._fidelities(truth=False)[0]
+
+    def _fidelities(self, *, truth: bool) -> tuple[Fidelity, Fidelity]:
+        """The search's fidelity and, with ``truth``, the page's (ground truth first)."""
+        return run_fidelities(
+            self._candidates, members=self.config.ensemble, aggregation=self.config.aggregation,
+            supernet=self._trainer is not None, truth=truth,
+        )  # fmt: skip

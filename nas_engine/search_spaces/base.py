@@ -59,6 +59,11 @@ class SearchSpace(abc.ABC, Generic[A]):
         """Number of distinct cells."""
         return len(self.ops) ** self.num_edges
 
+    def position_label(self, position: int) -> str:
+        """Human name of a position, as the page and the suggestions print it (``1→3``)."""
+        i, j = self.edges[position]
+        return f"{i}→{j}"
+
     def full_mask(self) -> OpMask:
         """Return the mask that allows everything."""
         return OpMask.full(num_edges=self.num_edges, ops=self.ops)
