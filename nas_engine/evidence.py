@@ -7,10 +7,11 @@ no UI. :mod:`nas_engine.runner.evidence` feeds it a run's candidates.
 The effect of op ``o`` at position ``p`` is the mean percentile (0–100, 100 = best) of
 the cells that use ``o`` at ``p``, minus that of the cells that use another op there, in
 percentile points. Its interval is the percentile bootstrap over cells (the percentiles
-stay those of the whole sample). A suggestion needs the interval to exclude zero *and* a
-Holm-corrected p-value (normal approximation with the bootstrap standard error) under
-``alpha`` across every op tested, so that thirty chips do not produce a false alarm at
-the 5 % rate of each.
+stay those of the whole sample). Its p-value is the rank-sum (Mann–Whitney) test's: the
+effect over its standard error when the op's cells are a random subset, which is what
+"no effect" means. A suggestion needs the interval to exclude zero *and* a
+Holm-corrected p-value under ``alpha`` across every op tested, so that thirty chips do
+not produce a false alarm at the rate of each.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class OpEffect:
             (``nan`` when either group is empty).
         low: Lower end of the bootstrap interval (``nan`` when undefined).
         high: Upper end.
-        p: Two-sided p-value of "no effect" (normal approximation with the bootstrap
-            standard error; ``nan`` when undefined).
+        p: Two-sided p-value of "no effect": the rank-sum (Mann–Whitney) test's normal
+            approximation, exact in its null variance (``nan`` when undefined).
         level: Confidence level of ``low``/``high``.
     """
 
@@ -195,6 +196,7 @@ def op_effects(
     w = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)  # B×n
     eff_b = _effects(w, pct, has)  # B×K
     eff = _effects(np.ones((1, n)), pct, has)[0]
+    s2 = float(pct.var(ddof=1)) if n > 1 else 0.0  # the null variance of a difference
     tail = (1 - level) / 2
     out = []
     for k, (p, o) in enumerate(keys):
@@ -207,8 +209,7 @@ def op_effects(
                                 math.nan, level))  # fmt: skip
             continue
         lo, hi = np.quantile(col, [tail, 1 - tail])
-        se = float(col.std(ddof=1))
-        pval = _two_sided_p(e, se)
+        pval = _two_sided_p(e, math.sqrt(s2 * (1 / n_in + 1 / (n - n_in))))
         out.append(OpEffect(p, o, n_in, n - n_in, e, float(lo), float(hi), pval, level))
     return out
 

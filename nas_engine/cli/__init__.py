@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nas_engine.cli import proxies, search, space, tools  # noqa: F401  (register commands)
+from nas_engine.cli import proxies, search, space, steer, tools  # noqa: F401  (register commands)
 from nas_engine.cli.base import main
 
 __all__ = ["main"]

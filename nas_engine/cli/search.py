@@ -145,6 +145,19 @@ def _best_table(snap: Any, top: int = 10) -> str:
     metavar="KEY=VALUE",
     help="Override any search setting (e.g. proxy_C=8, steps_per_candidate=2).",
 )
+@click.option(
+    "--accept-suggestions",
+    is_flag=True,
+    help="Scripted steering: accept every current suggestion (on the fitness) through "
+    "the ordinary steering path, every --suggest-every candidates.",
+)
+@click.option(
+    "--suggest-every",
+    default=SearchConfig.suggest_every,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Candidates between two rounds of accepted suggestions.",
+)
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads.")
 def search(
     space_name: str,
@@ -169,6 +182,8 @@ def search(
     train_top_k: int,
     resume_id: int | None,
     overrides: tuple[str, ...],
+    accept_suggestions: bool,
+    suggest_every: int,
     threads: int | None,
 ) -> None:
     """Run a search headless, persisted in SQLite; print the best cells at the end."""
@@ -215,6 +230,8 @@ def search(
                 cheap_proxy=cheap_proxy,
                 supernet=not no_supernet,
                 train_top_k=train_top_k,
+                accept_suggestions=accept_suggestions,
+                suggest_every=suggest_every,
             )
             if overrides:
                 cfg = dataclasses.replace(cfg, **parse_set(overrides))
@@ -259,6 +276,13 @@ def search(
         f"{snap.supernet_step} supernet steps, mask v{snap.mask_version}"
     )
     click.echo(_best_table(snap))
+    from nas_engine.runner.evidence import ACCEPTED
+
+    accepted = [e for e in snap.events if e.note.startswith(ACCEPTED)]
+    if accepted:
+        click.echo(f"{len(accepted)} suggestions accepted (mask v{snap.mask_version}):")
+        for e in accepted:
+            click.echo(f"  {e.note[len(ACCEPTED) :]}")
     if snap.status == "failed":
         sys.exit(1)
 
