@@ -175,12 +175,14 @@ def op_effects(
         seed: Seed of the resampling (the same inputs give the same interval).
 
     Returns:
-        One :class:`OpEffect` per position and op, position-major.
+        One :class:`OpEffect` per position and op, position-major (none without cells).
     """
     if len(ops) != len(values):
         raise ValueError(f"{len(ops)} cells but {len(values)} values")
     if not 0 < level < 1 or n_boot < 10:
         raise ValueError("level must be in (0, 1) and n_boot >= 10")
+    if not len(ops):
+        return []
     v = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(v)
     grid = np.asarray([list(o) for o in ops], dtype=object).reshape(len(ops), -1)[ok]

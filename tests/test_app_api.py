@@ -14,10 +14,10 @@ from app import InputError, create_app, plots
 from app.viewmodel import (
     allowed_indices,
     candidates_frame,
-    chip_importance,
     colour_values,
     correlation_matrix,
     metric_options,
+    snapshot_evidence,
     topk_overlap,
 )
 from nas_engine.search_spaces import create_space
@@ -124,8 +124,9 @@ def test_viewmodel_and_figures_are_valid(controller) -> None:
     assert len(df) >= 12 and {"zico", "naswot", "e0", "index"} <= set(df.columns)
     opts = metric_options(df)
     assert "zico" in opts and "fitness" in opts and "truth" not in opts  # no benchmark
-    imp = chip_importance(df, "zico", space)
-    assert sum(i.count for (e, _), i in imp.items() if e == 0) == len(df[df.error.isna()])
+    ev = snapshot_evidence(snap, space, metric="zico", selection=None)
+    ok = df[df.error.isna()]
+    assert sum(i.n for i in ev.effects if i.position == 0) == ok["arch"].nunique() == ev.cells
     mask = snap.mask.prune(0, "none")
     allowed = allowed_indices(space, mask)
     assert allowed.sum() == mask.size()

@@ -16,6 +16,7 @@ from app.viewmodel import (
     candidates_frame,
     comparison_data,
     embedding_data,
+    evidence_rows,
     graph_data,
     inspector_data,
     metric_values,
@@ -97,7 +98,17 @@ def test_graph_data_mask_chips_and_history() -> None:
     assert d.chips[(1, "nor_conv_3x3")].delta == pytest.approx(6 / 11)
     assert d.chips[(1, "avg_pool_3x3")].delta < 0
     assert math.isnan(d.chips[(1, "none")].delta)  # no candidate has it
-    assert "6 candidates" in d.chips[(1, "nor_conv_3x3")].tip
+    tip = d.chips[(1, "nor_conv_3x3")].tip
+    assert "effect +55 percentile points, 95 % CI [" in tip and "n = 6" in tip
+    # its interval excludes zero: the chip carries the mark, the table says so
+    assert d.chips[(1, "nor_conv_3x3")].mark == "sig-pos"
+    assert all(c.mark == "" for k, c in d.chips.items() if math.isnan(c.delta))
+    rows = evidence_rows(d.evidence, SPACE, snap)
+    row = next(r for r in rows if r["position"].startswith("e1 ") and r["op"] == "nor_conv_3x3")
+    assert row["sig"] == "yes" and row["ci_low"] > 0 and row["n"] == 6
+    assert [r["effect"] for r in rows if r["effect"] is not None] == sorted(
+        r["effect"] for r in rows if r["effect"] is not None
+    )
     # newest event first, with its note
     assert [h[1].split()[0] for h in d.history] == ["pin", "prune"]
     assert d.history[0][2] == "1x1 last"
@@ -107,7 +118,8 @@ def test_graph_data_mask_chips_and_history() -> None:
     # the lasso selection restricts the importance to the selected cells
     sel = [int(i) for i in df["index"].iloc[:4]]
     small = graph_data(snap, df, SPACE, metric="zico", selection=sel)
-    assert "2 candidates" in small.chips[(1, "nor_conv_3x3")].tip
+    assert "n = 2" in small.chips[(1, "nor_conv_3x3")].tip
+    assert small.evidence is not None and small.evidence.cells == 4
 
 
 def test_graph_data_before_any_run() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nas_engine.analysis import OpImportance, op_importance, percentiles
+from nas_engine.analysis import percentiles
 from nas_engine.proxies import DEFAULT_ENSEMBLE, list_proxies, proxy_class, rank_ensemble
 from nas_engine.proxies.suite import DEFAULT_AGGREGATION
 from nas_engine.runner import Snapshot
@@ -174,24 +174,6 @@ def metric_values(df: pd.DataFrame, metric: str) -> np.ndarray:
     if metric not in df.columns:
         return np.full(len(df), np.nan)
     return df[metric].to_numpy(dtype=float)
-
-
-def chip_importance(
-    df: pd.DataFrame, metric: str, space: SearchSpace[Any]
-) -> dict[tuple[int, str], OpImportance]:
-    """Per (edge, op): how the candidates with that op score on ``metric``."""
-    if df.empty:
-        return {}
-    ok = df["error"].isna() if "error" in df.columns else np.ones(len(df), bool)
-    d = df[ok]
-    ops = d[[f"e{e}" for e in range(space.num_edges)]].to_numpy().tolist()
-    imp = op_importance(
-        ops,
-        metric_values(d, metric),
-        op_names=space.ops,
-        higher_is_better=higher_is_better(metric),
-    )
-    return {(i.edge, i.op): i for i in imp}
 
 
 def allowed_indices(space: SearchSpace[Any], mask: OpMask) -> np.ndarray:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,6 @@ from app.viewmodel.budget import best_in_budget_text
 from app.viewmodel.frame import (
     EXTRA_METRICS,
     allowed_indices,
-    chip_importance,
     colour_values,
     correlation_matrix,
     fitness_is_oneshot,
@@ -39,110 +37,6 @@ from nas_engine.analysis import percentiles
 from nas_engine.proxies.space_scores import CHEAP_PROXIES
 from nas_engine.runner import Snapshot
 from nas_engine.search_spaces import SearchSpace
-
-
-@dataclass(frozen=True)
-class EdgeView:
-    """One position of the supernet graph under the mask.
-
-    Args:
-        edge: Edge index.
-        allowed: Ops the mask allows there.
-        pinned: The pinned op, if any.
-    """
-
-    edge: int
-    allowed: tuple[str, ...]
-    pinned: str | None
-
-
-@dataclass(frozen=True)
-class ChipView:
-    """One steering chip: the op's mask state and how its candidates score.
-
-    Args:
-        state: ``allowed``, ``pruned`` or ``pinned``.
-        delta: Importance (percentile difference with/without the op; ``nan`` = unknown).
-        tip: Hover text.
-    """
-
-    state: str
-    delta: float
-    tip: str
-
-
-@dataclass(frozen=True)
-class GraphData:
-    """Data of the supernet graph & steering view.
-
-    Args:
-        edges: One :class:`EdgeView` per position.
-        chips: ``(edge, op)`` → :class:`ChipView`.
-        history: Latest steering events first, as ``(clock, text, note)``.
-        metric: The metric the chips are coloured by (``None``: no data yet).
-    """
-
-    edges: tuple[EdgeView, ...]
-    chips: Mapping[tuple[int, str], ChipView]
-    history: tuple[tuple[str, str, str], ...]
-    metric: str | None
-
-
-def graph_data(
-    snap: Snapshot | None,
-    df: pd.DataFrame,
-    space: SearchSpace[Any],
-    *,
-    metric: str | None,
-    selection: Sequence[int] | None = None,
-    hide_truth: bool = False,
-    history: int = 30,
-) -> GraphData:
-    """Mask state per position, chip states coloured by op importance, and the history.
-
-    Args:
-        snap: The snapshot (``None``: the full mask, nothing evaluated).
-        df: Its candidates frame.
-        space: The search space.
-        metric: Requested chip metric (falls back to fitness when the run lacks it).
-        selection: Cell indices (lasso): importance over these cells only.
-        hide_truth: Classroom mode (ground truth is not a metric then).
-        history: Number of latest events listed.
-    """
-    if selection and not df.empty:
-        df = df[df["index"].isin(selection)]
-    mask = snap.mask if snap is not None else space.full_mask()
-    opts = metric_options(df, hide_truth=hide_truth)
-    metric = metric if metric in opts else ("fitness" if "fitness" in opts else None)
-    imp = chip_importance(df, metric, space) if metric else {}
-    edges, chips = [], {}
-    for e in range(space.num_edges):
-        pinned = [op for op in space.ops if mask.state(e, op) == "pinned"]
-        edges.append(EdgeView(e, tuple(mask.allowed(e)), pinned[0] if pinned else None))
-        i, j = space.edges[e]
-        for op in space.ops:
-            state = mask.state(e, op)
-            info = imp.get((e, op))
-            tip = f"edge {e} ({i}→{j}) · {op} · {state}"
-            if info is not None and math.isfinite(info.mean_pct):
-                tip += f" · {info.count} candidates, mean percentile {100 * info.mean_pct:.0f}"
-            chips[(e, op)] = ChipView(state, info.delta if info is not None else math.nan, tip)
-    rows = []
-    for ev in reversed((snap.events if snap is not None else ())[-history:]):
-        what = (
-            f"{ev.action}"
-            + (f" e{ev.edge}" if ev.edge is not None else "")
-            + (f" {ev.op}" if ev.op else "")
-            + (f" {ev.budget_after.describe()}" if ev.action == "budget" else "")
-        )
-        rows.append(
-            (
-                time.strftime("%H:%M:%S", time.localtime(ev.time)),
-                f" {what} → v{ev.mask_version} ({ev.mask_after.size():,} cells)",
-                ev.note,
-            )
-        )
-    return GraphData(tuple(edges), chips, tuple(rows), metric)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,25 @@
 """Supernet graph & steering: the cell under the mask, one chip per position and op, the
-steering history. Clicking a chip prunes/restores or pins/unpins that op."""
+evidence behind the chip colours (a sortable table), the engine's suggestions with
+Accept / Dismiss, and the steering history. Clicking a chip prunes/restores or
+pins/unpins that op; accepting a suggestion sends the same command."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
 from app import ids, plots
 from app.controller import InputError
-from app.viewmodel import graph_data
+from app.viewmodel import (
+    EVIDENCE_COLUMNS,
+    evidence_caption,
+    evidence_rows,
+    find_suggestion,
+    graph_data,
+    suggestions_view,
+)
+from app.viewmodel.steering import ACCEPTED
 from app.views.common import ViewContext, card, err, metric_dropdown, ok
 
 TITLE = "Supernet graph & steering"
@@ -18,7 +28,14 @@ HELP = (
     "op of every edge: solid = allowed, struck-out = pruned, outlined = pinned. A chip's "
     "colour says how candidates using that op on that edge score against the others "
     "(green better, red worse) on the chosen metric. Clicking a chip prunes/restores it, "
-    "or pins/unpins it, and the search obeys the new mask from its next candidate."
+    "or pins/unpins it, and the search obeys the new mask from its next candidate. "
+    "The colour is the op's effect: the mean percentile of the cells with it minus those "
+    "without it, in percentile points; ▲ or ▼ marks an effect whose 95 % bootstrap "
+    "interval excludes zero. The evidence table lists every effect with its interval and "
+    "n. A suggestion is a prune the evidence supports after a Holm correction over every "
+    "op tested (never the last op of an edge, never one the budget would refuse); Accept "
+    "sends it like a chip click, with its evidence as the note, and Undo reverts it. In "
+    "teaching mode the suggestions stay hidden until you have steered yourself."
 )
 
 CELL_GRAPH = "cell-graph"
@@ -31,6 +48,18 @@ UNDO = "btn-undo"
 RESET = "btn-reset"
 HISTORY = "history"
 ALL_CHIPS = {"type": CHIP, "edge": ALL, "op": ALL}
+EVIDENCE_CAPTION = "evidence-caption"
+EVIDENCE_TABLE = "evidence-table"
+SUGGESTIONS = "suggestions"
+SUGGESTIONS_MSG = "suggestions-msg"
+SUGGESTION_STATE = "suggestion-state"  # teaching mode: {"hidden_from": n, "held": [...]}
+DISMISSED = "suggestions-dismissed"  # keys this viewer dismissed
+TEACH = "suggestions-teach"
+HIDE_AGAIN = "btn-hide-suggestions"
+ACCEPT = "suggestion-accept"  # pattern-matching type: {"type": ACCEPT, "key": key}
+DISMISS = "suggestion-dismiss"
+ALL_ACCEPT = {"type": ACCEPT, "key": ALL}
+ALL_DISMISS = {"type": DISMISS, "key": ALL}
 
 
 def _chip_rows(vc: ViewContext) -> list[html.Div]:
@@ -49,6 +78,19 @@ def _chip_rows(vc: ViewContext) -> list[html.Div]:
                      className="chip-row")
         )  # fmt: skip
     return rows
+
+
+_COLUMN_NAMES = {
+    "position": "edge",
+    "op": "op",
+    "state": "state",
+    "n": "n",
+    "effect": "effect (pp)",
+    "ci_low": "95 % CI low",
+    "ci_high": "95 % CI high",
+    "p": "p",
+    "sig": "CI excludes 0",
+}
 
 
 def layout(vc: ViewContext) -> html.Div:
@@ -73,6 +115,39 @@ def layout(vc: ViewContext) -> html.Div:
             className="row",
         ),
         html.Div(_chip_rows(vc), id=CHIPS, className="chips"),
+        html.Div(id=EVIDENCE_CAPTION, className="muted"),
+        html.Details(
+            [
+                html.Summary("evidence table (sortable)"),
+                dash_table.DataTable(
+                    id=EVIDENCE_TABLE,
+                    columns=[{"name": _COLUMN_NAMES[c], "id": c} for c in EVIDENCE_COLUMNS],
+                    data=[],
+                    sort_action="native",
+                    page_size=10,
+                    style_table={"overflowX": "auto"},
+                    style_cell={"fontSize": 12, "padding": "2px 6px", "textAlign": "left"},
+                ),
+            ],
+            className="evidence",
+        ),
+        html.Div(
+            [
+                html.Strong("Suggestions "),
+                dcc.Checklist(
+                    [{"label": " teaching: hide until I steer", "value": "teach"}],
+                    [],
+                    id=TEACH,
+                    className="inline",
+                ),
+                html.Button("Hide again", id=HIDE_AGAIN, className="btn small"),
+            ],
+            className="row",
+        ),
+        html.Div(id=SUGGESTIONS_MSG, className="muted"),
+        html.Ul(id=SUGGESTIONS, className="suggestions"),
+        dcc.Store(id=SUGGESTION_STATE, data={}),
+        dcc.Store(id=DISMISSED, data=[]),
         html.Div(
             [
                 dcc.Input(
@@ -114,6 +189,25 @@ def steer(vc: ViewContext, trig: Any, mode: str | None, note: str | None) -> str
     return c.steer(action, e, None if action == "unpin" else op, note=note or "")
 
 
+def accept_suggestion(
+    vc: ViewContext, key: str, metric: str | None, selection: Any, hide: Any, reveal: Any
+) -> str:
+    """Send the suggestion ``key`` through the ordinary steering path, if the current
+    evidence still supports it; its evidence goes into the event's note.
+
+    Raises:
+        InputError: No run, the evidence no longer supports it, or the engine refused.
+    """
+    f = vc.frame(hide, reveal)
+    data = graph_data(
+        f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth
+    )
+    s = find_suggestion(data.evidence, key)
+    if s is None:
+        raise InputError(f"{key} is no longer supported by the current evidence; not sent")
+    return vc.controller.steer(s.action, s.position, s.op, note=ACCEPTED + s.note())
+
+
 def register(app: Dash, vc: ViewContext) -> None:
     """Wire the chips to steering commands and the graph to snapshots."""
 
@@ -142,6 +236,8 @@ def register(app: Dash, vc: ViewContext) -> None:
         Output(ALL_CHIPS, "title"),
         Output(HISTORY, "children"),
         Output(IMPORTANCE_METRIC, "options"),
+        Output(EVIDENCE_CAPTION, "children"),
+        Output(EVIDENCE_TABLE, "data"),
         Input(ids.VERSION, "data"),
         Input(IMPORTANCE_METRIC, "value"),
         Input(ids.ALERT, "children"),
@@ -167,9 +263,90 @@ def register(app: Dash, vc: ViewContext) -> None:
         ]
         return (
             fig,
-            [f"chip {c.state}" for c in chips],
+            [f"chip {c.state} {c.mark}".rstrip() for c in chips],
             [{"backgroundColor": plots.importance_colour(c.delta)} for c in chips],
             [c.tip for c in chips],
             hist,
             f.options,
+            evidence_caption(data.evidence, f.snap, data.metric),
+            evidence_rows(data.evidence, vc.space, f.snap),
         )
+
+    @app.callback(
+        Output(SUGGESTIONS, "children"),
+        Output(SUGGESTIONS_MSG, "children"),
+        Output(SUGGESTION_STATE, "data"),
+        Input(ids.VERSION, "data"),
+        Input(IMPORTANCE_METRIC, "value"),
+        Input(ids.SELECTION, "data"),
+        Input(TEACH, "value"),
+        Input(HIDE_AGAIN, "n_clicks"),
+        Input(DISMISSED, "data"),
+        State(SUGGESTION_STATE, "data"),
+        State(ids.HIDE_TRUTH, "value"),
+        State(ids.REVEAL_TRUTH, "n_clicks"),
+    )
+    def suggestions(
+        _v: Any, metric: str, selection: Any, teach: Any, _hide_again: Any,
+        dismissed: Any, state: Any, hide: Any, reveal: Any,
+    ) -> Any:  # fmt: skip
+        f = vc.frame(hide, reveal)
+        data = graph_data(
+            f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth
+        )
+        state = dict(state or {})
+        teaching = bool(teach) and "teach" in teach
+        if ctx.triggered_id in (TEACH, HIDE_AGAIN) or not teaching:
+            state = {}  # (re)start hiding from the current history
+        view = suggestions_view(
+            data.evidence, f.snap, dismissed=dismissed or [], teach=teaching,
+            hidden_from=state.get("hidden_from"), held=state.get("held", []),
+        )  # fmt: skip
+        items = [
+            html.Li(
+                [
+                    html.Span(text, className="suggestion-text"),
+                    html.Button(
+                        "Accept",
+                        id={"type": ACCEPT, "key": key},
+                        className="btn small primary",
+                        n_clicks=0,
+                    ),
+                    html.Button(
+                        "Dismiss",
+                        id={"type": DISMISS, "key": key},
+                        className="btn small",
+                        n_clicks=0,
+                    ),
+                ]
+            )
+            for key, text in view.items
+        ]
+        new_state = {"hidden_from": view.hidden_from, "held": list(view.held)}
+        return items, view.message, new_state if teaching else {}
+
+    @app.callback(
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Output(DISMISSED, "data"),
+        Input(ALL_ACCEPT, "n_clicks"),
+        Input(ALL_DISMISS, "n_clicks"),
+        State(DISMISSED, "data"),
+        State(IMPORTANCE_METRIC, "value"),
+        State(ids.SELECTION, "data"),
+        State(ids.HIDE_TRUTH, "value"),
+        State(ids.REVEAL_TRUTH, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def act(
+        _a: Any, _d: Any, dismissed: Any, metric: str, selection: Any, hide: Any, reveal: Any
+    ) -> Any:
+        trig = ctx.triggered_id
+        if trig is None or not ctx.triggered or ctx.triggered[0].get("value") in (None, 0):
+            return no_update, no_update
+        key = str(trig["key"])
+        if trig["type"] == DISMISS:
+            return ok(f"dismissed {key}"), [*(dismissed or []), key]
+        try:
+            return ok(accept_suggestion(vc, key, metric, selection, hide, reveal)), no_update
+        except InputError as exc:
+            return err(str(exc)), no_update
