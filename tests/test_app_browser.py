@@ -235,3 +235,55 @@ def test_whole_space_colouring(served) -> None:
     duo.wait_for_contains_text(f"#{embedding.EMBED_INFO}", "synflow on", timeout=20)
     controller.stop_space_scores(wait=60)
     _shot(duo, 1, "embedding_all_cells")
+
+
+TWO_OPS = tuple((e, op) for e in range(6) for op in
+                ("skip_connect", "nor_conv_1x1", "avg_pool_3x3"))  # fmt: skip
+
+
+@pytest.fixture
+def served_params(dash_duo, tmp_path: Path):
+    """Two ops per edge and #params as fitness: 'none' trails, so suggestions come."""
+    controller = make_controller(tmp_path, proxy="params", proxies=("params",), supernet=False,
+                                 prune=TWO_OPS, strategy="random")  # fmt: skip
+    app = create_app(controller, poll_ms=400)
+    dash_duo.driver.set_window_size(1500, 1100)
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element(f"#{ids.STATUS}")
+    yield dash_duo, controller
+    assert dash_duo.get_logs() == [], "browser console errors"
+    controller.close()
+    controller.storage.close()
+
+
+def test_accept_a_suggestion_then_undo(served_params) -> None:
+    duo, controller = served_params
+    _start(duo, controller, budget="60", min_n=3)
+    until(lambda: controller.snapshot().status == "finished", timeout=120)
+    # the chips carry the significance mark, the caption says what the colours mean
+    duo.wait_for_element(".chip.sig-neg", timeout=20)
+    duo.wait_for_contains_text(f"#{graph.EVIDENCE_CAPTION}", "95 % bootstrap interval", 20)
+    duo.wait_for_contains_text(f"#{graph.SUGGESTIONS}", "prune none on", timeout=20)
+    text = duo.find_element(f"#{graph.SUGGESTIONS} .suggestion-text").text
+    n_events = len(controller.snapshot().events)
+    duo.find_element(f"#{graph.SUGGESTIONS} button.primary").click()
+    until(lambda: len(controller.snapshot().events) == n_events + 1, timeout=20)
+    ev = controller.snapshot().events[-1]
+    assert ev.action == "prune" and ev.op == "none"
+    assert ev.note.startswith("accepted suggestion: prune none on")
+    assert text.split(" (metric")[0] in ev.note  # the evidence as the page showed it
+    duo.wait_for_contains_text(f"#{graph.HISTORY}", "accepted suggestion: prune none", 10)
+    duo.find_element(f"#{graph.UNDO}").click()
+    until(lambda: controller.snapshot().events[-1].action == "undo", timeout=20)
+    assert controller.snapshot().mask.state(ev.edge, "none") == "allowed"
+    # teaching mode hides them until the student steers
+    duo.find_element(f"#{graph.TEACH} input").click()
+    duo.wait_for_contains_text(f"#{graph.SUGGESTIONS_MSG}", "hidden until you make", 20)
+    assert duo.find_elements(f"#{graph.SUGGESTIONS} li") == []
+    duo.find_element(_chip(1, "none")).click()
+    duo.wait_for_contains_text(f"#{graph.SUGGESTIONS_MSG}", "your choice: prune e1 none", 20)
+    duo.wait_for_contains_text(f"#{graph.SUGGESTIONS}", "prune none on", timeout=20)
+    # Dismiss hides a suggestion for this viewer only
+    before = len(duo.find_elements(f"#{graph.SUGGESTIONS} li"))
+    duo.find_elements(f"#{graph.SUGGESTIONS} button")[1].click()
+    until(lambda: len(duo.find_elements(f"#{graph.SUGGESTIONS} li")) == before - 1, 20)
