@@ -185,6 +185,34 @@ def summarise(runs: dict[str, list[dict[str, Any]]], budget: int) -> dict[str, A
     return out
 
 
+def calibration(space: Any, runs: int, cells: int, shift: float) -> dict[str, Any]:
+    """How often one round of suggestions fires on pure noise (false alarms), and how
+    often it names exactly a planted bad op (power), on ``cells`` random distinct cells.
+
+    The metric is standard normal noise; in the planted runs the cells using one random
+    op at one random position lose ``shift`` standard deviations.
+    """
+    from nas_engine.evidence import op_effects, suggest
+
+    null_hits, found, wrong = 0, 0, 0
+    for i in range(runs):
+        rng = np.random.default_rng([i, 11])
+        archs = space.sample_distinct(cells, rng)
+        ops = [space.ops_of(a) for a in archs]
+        noise = rng.normal(size=cells)
+        eff = op_effects(ops, noise, op_names=space.ops, seed=i)
+        null_hits += bool(suggest(eff, space.full_mask(), metric="noise"))
+        pos, op = int(rng.integers(space.num_edges)), space.ops[int(rng.integers(len(space.ops)))]
+        planted = noise - shift * np.array([o[pos] == op for o in ops])
+        got = suggest(op_effects(ops, planted, op_names=space.ops, seed=i), space.full_mask(),
+                      metric="planted")  # fmt: skip
+        found += any((s.position, s.op) == (pos, op) for s in got)
+        wrong += any((s.position, s.op) != (pos, op) for s in got)
+    return {"runs": runs, "cells": cells, "shift_sd": shift,
+            "null_rounds_with_a_suggestion": null_hits, "planted_found": found,
+            "planted_rounds_with_another_suggestion": wrong}  # fmt: skip
+
+
 def curve_band(rs: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """Mean curve and the half-width of its 95 % interval (normal, over seeds)."""
     c = np.asarray([r["curve"] for r in rs])
@@ -255,6 +283,16 @@ def svg(results: dict[str, Any]) -> str:
 def report(results: dict[str, Any]) -> str:
     """The markdown tables."""
     out = []
+    c = results.get("calibration")
+    if c:
+        out.append(
+            f"Calibration ({c['runs']} runs of {c['cells']} random cells): a round of "
+            f"suggestions on pure noise suggested something in "
+            f"{c['null_rounds_with_a_suggestion']}/{c['runs']} runs; with one op made "
+            f"{c['shift_sd']:g} SD worse it suggested exactly that op in "
+            f"{c['planted_found']}/{c['runs']} runs, and another op in "
+            f"{c['planted_rounds_with_another_suggestion']}/{c['runs']}.\n"
+        )
     for s in results["settings"].values():
         b = results["budget"]
         out.append(f"**{s['label']}** ({len(results['seeds'])} paired seeds, budget {b})\n")
@@ -289,6 +327,8 @@ def main() -> None:
     ap.add_argument("--members", default="synflow,meco")
     ap.add_argument("--users", default=",".join(USERS))
     ap.add_argument("--shared", default=None)
+    ap.add_argument("--calibration", type=int, default=200,
+                    help="runs of the noise / planted-op check (0: skip)")  # fmt: skip
     ap.add_argument("--out", default=str(RESULTS / "steering_benefit"))
     args = ap.parse_args()
     shared = shared_dir(args.shared)
@@ -341,6 +381,8 @@ def main() -> None:
             "label": label, "max_flops": limit, "runs": runs,
             "summary": summarise(runs, args.budget),
         }  # fmt: skip
+    if args.calibration:
+        results["calibration"] = calibration(space, args.calibration, 200, 0.5)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
