@@ -96,6 +96,7 @@ def run_one(
     rng = np.random.default_rng([cfg.seed, 0])  # as the session seeds a new run
     hist: list[CandidateRecord] = []
     curve: list[float] = []
+    at: list[int] = []
     for t in range(cfg.budget):
         region = Region(space, steering.mask, feasible)
         arch = strat.ask(region, rng)
@@ -127,12 +128,13 @@ def run_one(
             for e, op in worst_ops(imp, steering.mask, keep=2, margin=0.05):
                 with contextlib.suppress(MaskError):  # e.g. a budget no cell would meet
                     steering.apply("prune", e, op, note="cautious expert")
+        at += [t + 1] * (steering.version - before)  # evaluations before each event
         if steering.version != before:
             strat.on_mask_change(Region(space, steering.mask, feasible))
     return {
         "curve": curve,
         "final": curve[-1],
-        "prunes": [(e.seq, e.edge, e.op, e.note) for e in steering.events],
+        "prunes": [(at[e.seq], e.edge, e.op, e.note) for e in steering.events],
         "cells": len({h.arch for h in hist}),
     }
 
@@ -181,6 +183,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]], budget: int) -> dict[str, A
             "evals_diff_median": float(np.median(d_evals)),
             "evals_p": wilcoxon_p(d_evals),
             "prunes_mean": float(np.mean([len(r["prunes"]) for r in rs])),
+            "first_prune_median": _median([r["prunes"][0][0] for r in rs if r["prunes"]]),
         }
     return out
 
@@ -213,6 +216,10 @@ def calibration(space: Any, runs: int, cells: int, shift: float) -> dict[str, An
             "planted_rounds_with_another_suggestion": wrong}  # fmt: skip
 
 
+def _median(xs: Sequence[float]) -> float | None:
+    return float(np.median(xs)) if len(xs) else None
+
+
 def curve_band(rs: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """Mean curve and the half-width of its 95 % interval (normal, over seeds)."""
     c = np.asarray([r["curve"] for r in rs])
@@ -233,9 +240,10 @@ def svg(results: dict[str, Any]) -> str:
     for k, key in enumerate(settings):
         runs = results["settings"][key]["runs"]
         bands = {u: curve_band(runs[u]) for u in runs}
-        lo = min(float((m - h).min()) for m, h in bands.values())
-        hi = max(float((m + h).max()) for m, h in bands.values())
-        lo, hi = math.floor(lo * 2) / 2, math.ceil(hi * 2) / 2
+        skip = 10  # the first evaluations span several points; the y axis starts after
+        lo = min(float((m - h)[skip:].min()) for m, h in bands.values())
+        hi = max(float((m + h)[skip:].max()) for m, h in bands.values())
+        lo, hi = math.floor(lo * 4) / 4, math.ceil(hi * 4) / 4
         n = len(next(iter(bands.values()))[0])
         x0 = k * pw
 
@@ -243,6 +251,7 @@ def svg(results: dict[str, Any]) -> str:
             return x0 + left + (pw - left - 12) * i / max(n - 1, 1)
 
         def py(y: float, lo: float = lo, hi: float = hi) -> float:
+            y = min(max(y, lo), hi)  # the first few evaluations are clipped at the bottom
             return ph - bottom - (ph - bottom - top) * (y - lo) / max(hi - lo, 1e-9)
 
         parts.append(f'<text x="{x0 + pw / 2}" y="14" text-anchor="middle" font-weight="bold">'
@@ -307,11 +316,13 @@ def report(results: dict[str, Any]) -> str:
                 f"{m['evals_ratio_of_means']:.2f}",
                 "—" if m["evals_p"] is None or u == "none" else f"{m['evals_p']:.3g}",
                 m["prunes_mean"],
+                "—" if m["first_prune_median"] is None else m["first_prune_median"],
             ])  # fmt: skip
         out.append(markdown_table(
             ["user", "final acc. %", "std", "paired Δ final", "Wilcoxon p (final)",
              "reached unsteered final", "median evals to it", "median ratio vs unsteered",
-             "ratio of means", "Wilcoxon p (evals)", "prunes per run"], rows))  # fmt: skip
+             "ratio of means", "Wilcoxon p (evals)", "prunes per run",
+             "first prune after (median evals)"], rows))  # fmt: skip
         out.append("")
     return "\n".join(out)
 

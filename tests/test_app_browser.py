@@ -258,8 +258,13 @@ def served_params(dash_duo, tmp_path: Path):
 
 def test_accept_a_suggestion_then_undo(served_params) -> None:
     duo, controller = served_params
-    _start(duo, controller, budget="60", min_n=3)
+    budget_box = duo.find_element(f"#{ids.BUDGET}")
+    budget_box.clear()
+    budget_box.send_keys("60")
+    duo.find_element(f"#{ids.START}").click()  # #params is fast: it may finish at once
+    until(lambda: controller.session is not None, timeout=20)
     until(lambda: controller.snapshot().status == "finished", timeout=120)
+    duo.wait_for_contains_text(f"#{ids.STATUS}", "finished", timeout=20)
     # the chips carry the significance mark, the caption says what the colours mean
     duo.wait_for_element(".chip.sig-neg", timeout=20)
     duo.wait_for_contains_text(f"#{graph.EVIDENCE_CAPTION}", "95 % bootstrap interval", 20)
