@@ -215,3 +215,40 @@ def test_cli_suggest_prints_the_suggestions_as_json(tmp_path) -> None:  # type: 
     bad = CliRunner().invoke(main, ["suggest", "--db", str(tmp_path / "r.db"), "--run",
                                     str(run), "--metric", "nope"])  # fmt: skip
     assert bad.exit_code == 2 and "unknown metric 'nope'" in bad.output
+
+
+def test_the_holm_correction_counts_every_op_tested() -> None:
+    (s,) = _evidence(_records(200, planted=1.5)).suggestions
+    # 30 allowed ops, each with >= 10 cells on both sides: the smallest p is multiplied by 30
+    assert s.p_holm == pytest.approx(min(1.0, 30 * s.effect.p))
+
+
+def test_with_a_budget_the_evidence_uses_the_cells_inside_it() -> None:
+    from nas_engine.resources import CostTable, ResourceBudget
+
+    cands = _records(200, planted=1.5)
+    flops = np.zeros(SPACE.size)
+    outside = {SPACE.index(SPACE.from_string(c.arch)) for c in cands[::2]}
+    flops[list(outside)] = 100.0
+    costs = CostTable(flops=flops, params=np.zeros(SPACE.size))
+    ev = _evidence(cands, budget=ResourceBudget(max_flops=50), costs=costs)
+    assert ev.cells == 100
+    assert _evidence(cands, budget=ResourceBudget(), costs=costs).cells == 200
+
+
+def test_cli_search_accepts_suggestions_when_asked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.engine_helpers import tiny_overrides
+
+    prune = [
+        f"{e}:{op}" for e in range(6) for op in SPACE.ops if op not in ("none", "nor_conv_3x3")
+    ]
+    args = ["search", "--dataset", "synthetic", "--db", str(tmp_path / "c.db"), "--budget", "70",
+            "--no-supernet", "--strategy", "random", "--proxy", "params",
+            *[a for p in prune for a in ("--prune", p)],
+            *tiny_overrides(proxies=("params",), proxy="params"),
+            "--accept-suggestions", "--suggest-every", "60"]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "suggestions accepted" in r.output and "prune none on" in r.output
+    cfg = SQLiteStorage(tmp_path / "c.db").get_run(1).config
+    assert cfg["accept_suggestions"] is True and cfg["suggest_every"] == 60
