@@ -252,3 +252,12 @@ def test_cli_search_accepts_suggestions_when_asked(tmp_path) -> None:  # type: i
     assert "suggestions accepted" in r.output and "prune none on" in r.output
     cfg = SQLiteStorage(tmp_path / "c.db").get_run(1).config
     assert cfg["accept_suggestions"] is True and cfg["suggest_every"] == 60
+
+
+def test_a_suggestion_needs_its_interval_to_exclude_zero() -> None:
+    # with the Holm test and the minimum effect switched off, the interval still decides
+    effects = _evidence(_records(200, planted=0.0)).effects
+    loose = suggest(effects, SPACE.full_mask(), metric="fitness", alpha=1.01, min_effect=0.0)
+    assert all(s.effect.high < 0 for s in loose)
+    negative = {e.position for e in effects if e.effect < 0 and not e.significant}
+    assert negative - {s.position for s in loose}, "some negative effects are not significant"
