@@ -280,7 +280,8 @@ def search(
 
     accepted = [e for e in snap.events if e.note.startswith(ACCEPTED)]
     if accepted:
-        click.echo(f"{len(accepted)} suggestions accepted (mask v{snap.mask_version}):")
+        n = len(accepted)
+        click.echo(f"{n} suggestion{'s' * (n != 1)} accepted (mask v{snap.mask_version}):")
         for e in accepted:
             click.echo(f"  {e.note[len(ACCEPTED) :]}")
     if snap.status == "failed":
