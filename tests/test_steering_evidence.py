@@ -249,7 +249,7 @@ def test_cli_search_accepts_suggestions_when_asked(tmp_path) -> None:  # type: i
             "--accept-suggestions", "--suggest-every", "60"]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
-    assert "suggestions accepted" in r.output and "prune none on" in r.output
+    assert "accepted (mask v" in r.output and "prune none on" in r.output
     cfg = SQLiteStorage(tmp_path / "c.db").get_run(1).config
     assert cfg["accept_suggestions"] is True and cfg["suggest_every"] == 60
 
