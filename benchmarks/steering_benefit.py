@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import REPO, RESULTS, markdown_table, shared_dir
 from nas_engine.analysis import op_importance, worst_ops
 from nas_engine.benchmarks import load_ground_truth
+from nas_engine.evidence import MIN_CELLS
 from nas_engine.proxies import ProxySuite, rank_ensemble
 from nas_engine.proxies.space_scores import read_space_scores, score_space, space_score_path
 from nas_engine.resources import CostTable, Region
@@ -81,6 +82,8 @@ def run_one(
     scores: Callable[[int], dict[str, float]],
     truth: np.ndarray,
     costs: CostTable,
+    *,
+    min_cells: int = MIN_CELLS,
 ) -> dict[str, Any]:
     """One search with one scripted user; the returned cell's truth after each step."""
     budget = cfg.resource_budget()
@@ -116,7 +119,7 @@ def run_one(
         if user == "accept":
             evidence = run_evidence(
                 hist, space, steering.mask, config=cfg, fitness_kind="proxy",
-                budget=steering.budget, costs=costs, seed=cfg.seed,
+                budget=steering.budget, costs=costs, seed=cfg.seed, min_cells=min_cells,
             )  # fmt: skip
             accept(evidence.suggestions, steering.apply)
         else:
@@ -188,7 +191,9 @@ def summarise(runs: dict[str, list[dict[str, Any]]], budget: int) -> dict[str, A
     return out
 
 
-def calibration(space: Any, runs: int, cells: int, shift: float) -> dict[str, Any]:
+def calibration(
+    space: Any, runs: int, cells: int, shift: float, *, min_cells: int = MIN_CELLS
+) -> dict[str, Any]:
     """How often one round of suggestions fires on pure noise (false alarms), and how
     often it names exactly a planted bad op (power), on ``cells`` random distinct cells.
 
@@ -204,11 +209,11 @@ def calibration(space: Any, runs: int, cells: int, shift: float) -> dict[str, An
         ops = [space.ops_of(a) for a in archs]
         noise = rng.normal(size=cells)
         eff = op_effects(ops, noise, op_names=space.ops, seed=i)
-        null_hits += bool(suggest(eff, space.full_mask(), metric="noise"))
+        null_hits += bool(suggest(eff, space.full_mask(), metric="noise", min_cells=min_cells))
         pos, op = int(rng.integers(space.num_edges)), space.ops[int(rng.integers(len(space.ops)))]
         planted = noise - shift * np.array([o[pos] == op for o in ops])
         got = suggest(op_effects(ops, planted, op_names=space.ops, seed=i), space.full_mask(),
-                      metric="planted")  # fmt: skip
+                      metric="planted", min_cells=min_cells)  # fmt: skip
         found += any((s.position, s.op) == (pos, op) for s in got)
         wrong += any((s.position, s.op) != (pos, op) for s in got)
     return {"runs": runs, "cells": cells, "shift_sd": shift,
@@ -338,6 +343,8 @@ def main() -> None:
     ap.add_argument("--members", default="synflow,meco")
     ap.add_argument("--users", default=",".join(USERS))
     ap.add_argument("--shared", default=None)
+    ap.add_argument("--min-cells", type=int, default=MIN_CELLS,
+                    help="cells needed on each side of a suggestion's comparison")  # fmt: skip
     ap.add_argument("--calibration", type=int, default=200,
                     help="runs of the noise / planted-op check (0: skip)")  # fmt: skip
     ap.add_argument("--out", default=str(RESULTS / "steering_benefit"))
@@ -368,6 +375,7 @@ def main() -> None:
         sys.exit("--users must start with 'none' (the paired baseline)")
     results: dict[str, Any] = {
         "seeds": seeds, "budget": args.budget, "every": args.every, "strategy": args.strategy,
+        "min_cells": args.min_cells,
         "members": members, "aggregation": "log_rank", "truth": "nb201_cifar10_test_acc.csv",
         "settings": {},
     }  # fmt: skip
@@ -384,7 +392,8 @@ def main() -> None:
             )  # fmt: skip
             for u in users:
                 t1 = time.time()
-                r = run_one(space, cfg, u, args.every, scores, truth, costs)
+                r = run_one(space, cfg, u, args.every, scores, truth, costs,
+                            min_cells=args.min_cells)  # fmt: skip
                 runs[u].append(r)
                 print(f"{key} seed {sd} {u}: final {r['final']:.2f} "
                       f"({len(r['prunes'])} prunes, {time.time() - t1:.1f} s)")  # fmt: skip
@@ -393,7 +402,8 @@ def main() -> None:
             "summary": summarise(runs, args.budget),
         }  # fmt: skip
     if args.calibration:
-        results["calibration"] = calibration(space, args.calibration, 200, 0.5)
+        results["calibration"] = calibration(space, args.calibration, 200, 0.5,
+                                             min_cells=args.min_cells)  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
