@@ -49,12 +49,12 @@ from benchmarks._common import REPO, RESULTS, markdown_table, shared_dir
 from nas_engine.analysis import op_importance, worst_ops
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.evidence import MIN_CELLS
-from nas_engine.proxies import ProxySuite, rank_ensemble
+from nas_engine.proxies import ProxySuite
 from nas_engine.proxies.space_scores import read_space_scores, score_space, space_score_path
 from nas_engine.resources import CostTable, Region
 from nas_engine.runner import SearchConfig
 from nas_engine.runner.evaluation import Evaluation, fitness
-from nas_engine.runner.evidence import accept, run_evidence
+from nas_engine.runner.evidence import accept, candidate_values, run_evidence
 from nas_engine.runner.ranking import ranked
 from nas_engine.runner.strategy import make_strategy
 from nas_engine.search_spaces import MaskError, create_space
@@ -123,9 +123,7 @@ def run_one(
             )  # fmt: skip
             accept(evidence.suggestions, steering.apply)
         else:
-            members = list(cfg.ensemble)
-            ens = rank_ensemble({m: [h.scores[m] for h in hist] for m in members}, members,
-                                aggregation=cfg.aggregation)  # fmt: skip
+            ens = candidate_values(hist, "ensemble", config=cfg, fitness_kind="proxy")
             ops = [space.ops_of(space.from_string(h.arch)) for h in hist]
             imp = op_importance(ops, list(ens), op_names=space.ops)
             for e, op in worst_ops(imp, steering.mask, keep=2, margin=0.05):

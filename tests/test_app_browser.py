@@ -32,6 +32,11 @@ def served(dash_duo, tmp_path: Path):
         controller.cache_dir = Path(__file__).resolve().parents[1] / "data" / "cache"
     else:
         controller = make_controller(tmp_path)
+    yield from _serve(dash_duo, controller)
+
+
+def _serve(dash_duo, controller):
+    """Serve the app on ``controller``; after the test, no console errors, then close."""
     app = create_app(controller, poll_ms=400)
     dash_duo.driver.set_window_size(1500, 1100)
     dash_duo.start_server(app)
@@ -246,14 +251,7 @@ def served_params(dash_duo, tmp_path: Path):
     """Two ops per edge and #params as fitness: 'none' trails, so suggestions come."""
     controller = make_controller(tmp_path, proxy="params", proxies=("params",), supernet=False,
                                  prune=TWO_OPS, strategy="random")  # fmt: skip
-    app = create_app(controller, poll_ms=400)
-    dash_duo.driver.set_window_size(1500, 1100)
-    dash_duo.start_server(app)
-    dash_duo.wait_for_element(f"#{ids.STATUS}")
-    yield dash_duo, controller
-    assert dash_duo.get_logs() == [], "browser console errors"
-    controller.close()
-    controller.storage.close()
+    yield from _serve(dash_duo, controller)
 
 
 def test_accept_a_suggestion_then_undo(served_params) -> None:

@@ -13,6 +13,7 @@ from nas_engine.analysis import percentiles
 from nas_engine.proxies import DEFAULT_ENSEMBLE, list_proxies, proxy_class, rank_ensemble
 from nas_engine.proxies.suite import DEFAULT_AGGREGATION
 from nas_engine.runner import Snapshot
+from nas_engine.runner.evidence import higher_is_better
 from nas_engine.runner.fidelity import Fidelity
 from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.strategies import STRATEGIES, list_strategies
@@ -154,11 +155,6 @@ def metric_options(df: pd.DataFrame, *, hide_truth: bool = False) -> list[str]:
     if hide_truth:
         extras = [m for m in extras if m not in TRUTH_METRICS]
     return proxies + extras
-
-
-def higher_is_better(metric: str) -> bool:
-    """Whether larger values of ``metric`` are better."""
-    return proxy_class(metric).higher_is_better if metric in list_proxies() else True
 
 
 def metric_values(df: pd.DataFrame, metric: str) -> np.ndarray:

@@ -174,11 +174,8 @@ def graph_data(
             chips[(e, op)] = ChipView(state, delta, chip_tip(space, e, op, state, eff), mark)
     rows = []
     for event in reversed((snap.events if snap is not None else ())[-history:]):
-        what = (
-            f"{event.action}"
-            + (f" e{event.edge}" if event.edge is not None else "")
-            + (f" {event.op}" if event.op else "")
-            + (f" {event.budget_after.describe()}" if event.action == "budget" else "")
+        what = action_text(event.action, event.edge, event.op) + (
+            f" {event.budget_after.describe()}" if event.action == "budget" else ""
         )
         rows.append(
             (
@@ -290,7 +287,7 @@ def suggestions_view(
                 (), "suggestions are hidden until you make your own choice (prune or pin a "
                 "chip); they are then revealed with their evidence", held_now, hidden_from,
             )  # fmt: skip
-        mine = [_event_text(e) for e in snap.events[hidden_from:]]
+        mine = [action_text(e.action, e.edge, e.op) for e in snap.events[hidden_from:]]
         items = tuple((d["key"], d["note"]) for d in held if d["key"] not in set(dismissed))
         agreed = [d for d in held if any(d["what"] == w for w in mine)]
         msg = f"your choice: {'; '.join(mine)}. The evidence when you chose: " + (
@@ -309,16 +306,14 @@ def suggestions_view(
     return SuggestionsView(tuple((s.key, s.note()) for s in current), msg)
 
 
+def action_text(action: str, edge: int | None, op: str | None) -> str:
+    """``prune e3 none``: a steering action as the history and the teaching reveal show
+    it (a suggestion and the student's matching event read the same)."""
+    return action + (f" e{edge}" if edge is not None else "") + (f" {op}" if op else "")
+
+
 def _held(s: Suggestion) -> dict[str, Any]:
-    return {"key": s.key, "note": s.note(), "what": f"{s.action} e{s.position} {s.op}"}
-
-
-def _event_text(e: Any) -> str:
-    return (
-        f"{e.action}"
-        + (f" e{e.edge}" if e.edge is not None else "")
-        + (f" {e.op}" if e.op else "")
-    )
+    return {"key": s.key, "note": s.note(), "what": action_text(s.action, s.position, s.op)}
 
 
 def find_suggestion(ev: Evidence | None, key: str) -> Suggestion | None:

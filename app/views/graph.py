@@ -19,8 +19,8 @@ from app.viewmodel import (
     graph_data,
     suggestions_view,
 )
-from app.viewmodel.steering import ACCEPTED
-from app.views.common import ViewContext, card, err, metric_dropdown, ok
+from app.viewmodel.steering import ACCEPTED, GraphData
+from app.views.common import Frame, ViewContext, card, err, metric_dropdown, ok
 
 TITLE = "Supernet graph & steering"
 HELP = (
@@ -189,6 +189,18 @@ def steer(vc: ViewContext, trig: Any, mode: str | None, note: str | None) -> str
     return c.steer(action, e, None if action == "unpin" else op, note=note or "")
 
 
+def steering_data(
+    vc: ViewContext, metric: str | None, selection: Any, hide: Any, reveal: Any
+) -> tuple[Frame, GraphData]:
+    """The callback opening and the card's data (the evidence is computed once per
+    snapshot, metric and selection, whichever callback asks first)."""
+    f = vc.frame(hide, reveal)
+    data = graph_data(
+        f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth
+    )
+    return f, data
+
+
 def accept_suggestion(
     vc: ViewContext, key: str, metric: str | None, selection: Any, hide: Any, reveal: Any
 ) -> str:
@@ -198,10 +210,7 @@ def accept_suggestion(
     Raises:
         InputError: No run, the evidence no longer supports it, or the engine refused.
     """
-    f = vc.frame(hide, reveal)
-    data = graph_data(
-        f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth
-    )
+    _, data = steering_data(vc, metric, selection, hide, reveal)
     s = find_suggestion(data.evidence, key)
     if s is None:
         raise InputError(f"{key} is no longer supported by the current evidence; not sent")
@@ -246,10 +255,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         State(ids.REVEAL_TRUTH, "n_clicks"),
     )
     def update(_v: Any, metric: str, _alert: Any, selection: Any, hide: Any, reveal: Any) -> Any:
-        f = vc.frame(hide, reveal)
-        data = graph_data(
-            f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth
-        )
+        f, data = steering_data(vc, metric, selection, hide, reveal)
         n_ops = len(vc.space.ops)
         labels, colours = zip(
             *(plots.mask_edge(e.allowed, e.pinned, n_ops) for e in data.edges), strict=True
@@ -290,10 +296,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         _v: Any, metric: str, selection: Any, teach: Any, _hide_again: Any,
         dismissed: Any, state: Any, hide: Any, reveal: Any,
     ) -> Any:  # fmt: skip
-        f = vc.frame(hide, reveal)
-        data = graph_data(
-            f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth
-        )
+        f, data = steering_data(vc, metric, selection, hide, reveal)
         state = dict(state or {})
         teaching = bool(teach) and "teach" in teach
         if ctx.triggered_id in (TEACH, HIDE_AGAIN) or not teaching:

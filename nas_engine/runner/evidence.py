@@ -36,16 +36,6 @@ from nas_engine.storage import CandidateRecord
 RUN_METRICS = ("fitness", "ensemble", "oneshot", "trained_acc", "truth")
 
 
-def metric_names(cands: Sequence[CandidateRecord]) -> list[str]:
-    """Metrics the candidates carry values for (proxies first)."""
-    proxies = [p for p in list_proxies() if any(p in c.scores for c in cands)]
-    extra = ["fitness", "ensemble"]
-    for m in ("oneshot", "trained_acc", "truth"):
-        if any(getattr(c, m) is not None for c in cands):
-            extra.append(m)
-    return proxies + extra
-
-
 def higher_is_better(metric: str) -> bool:
     """Whether larger values of ``metric`` are better."""
     return proxy_class(metric).higher_is_better if metric in list_proxies() else True
@@ -104,14 +94,13 @@ class Evidence:
     suggestions: tuple[Suggestion, ...]
     cells: int
     note: str = ""
-    _by_key: dict[tuple[int, str], OpEffect] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    _by_key: dict[tuple[int, str], OpEffect] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", {(e.position, e.op): e for e in self.effects})
 
     def effect(self, position: int, op: str) -> OpEffect | None:
         """The effect of ``op`` at ``position`` (``None``: not computed)."""
-        if not self._by_key and self.effects:
-            self._by_key.update({(e.position, e.op): e for e in self.effects})
         return self._by_key.get((position, op))
 
 
