@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -14,30 +13,28 @@ def arch_spec(
     space: SearchSpace[Any],
     arch: Any,
     *,
-    C: int = 16,
-    N: int = 5,
     num_classes: int = 10,
     scores: Mapping[str, float] | None = None,
     extra: Mapping[str, Any] | None = None,
+    **network: int | None,
 ) -> dict[str, Any]:
-    """A JSON-ready description of a cell and its macro network.
+    """A JSON-ready description of a cell and its network.
 
     Args:
         space: The search space.
         arch: The cell (value or string).
-        C: First-stage channels.
-        N: Cells per stage.
         num_classes: Output classes.
         scores: Optional proxy scores to include.
         extra: Optional further fields (ground truth, one-shot estimate...).
+        **network: Network size options (e.g. ``C``, ``N``); unset ones are the space's
+            defaults for the proxy network.
 
     Returns:
-        A dict with the arch string, its index, the op of every edge and the network's
-        hyper-parameters.
+        A dict with the arch string, its index, the op of every position and the
+        network's size options.
     """
     a = space.from_string(arch) if isinstance(arch, str) else arch
-    edges = getattr(space, "edges", None)
-    ops = space.ops_of(a)
+    labels = space.graph().labels
     spec: dict[str, Any] = {
         "space": space.name,
         "arch": space.to_string(a),
@@ -45,13 +42,14 @@ def arch_spec(
         "edges": [
             {
                 "edge": e,
-                "from": edges[e][0] if edges else None,
-                "to": edges[e][1] if edges else None,
+                "from": space.edges[e][0],
+                "to": space.edges[e][1],
                 "op": op,
             }
-            for e, op in enumerate(ops)
+            for e, op in enumerate(space.ops_of(a))
         ],
-        "network": {"C": C, "N": N, "num_classes": num_classes},
+        "positions": list(labels),
+        "network": {**space.network_options("proxy", **network), "num_classes": num_classes},
     }
     if scores:
         spec["scores"] = {k: (None if v != v else float(v)) for k, v in scores.items()}
@@ -62,19 +60,15 @@ def arch_spec(
 
 
 def module_source(
-    space: SearchSpace[Any], arch: Any, *, C: int = 16, N: int = 5, num_classes: int = 10
+    space: SearchSpace[Any], arch: Any, *, num_classes: int = 10, **network: int | None
 ) -> str:
     """Python source of a standalone ``nn.Module`` for one cell (needs only torch).
 
-    The file carries the NB201 building blocks and a ``build_model()`` whose state-dict
-    keys match nasnav's own builder, so weights move between the two.
-
     Args:
-        space: The search space (NB201).
+        space: The search space; it writes the file (:meth:`SearchSpace.module_source`).
         arch: The cell (value or string).
-        C: First-stage channels (default for ``build_model``).
-        N: Cells per stage.
         num_classes: Output classes.
+        **network: Network size options (unset: the space's proxy-network defaults).
 
     Returns:
         The source text.
@@ -82,32 +76,10 @@ def module_source(
     Raises:
         ValueError: The space has no source exporter.
     """
-    if space.name != "nb201":
-        raise ValueError(f"no PyTorch source export for space {space.name!r} yet")
-    from nas_engine.search_spaces import nb201_model
-
     a = space.from_string(arch) if isinstance(arch, str) else arch
-    s = space.to_string(a)
-    body = inspect.getsource(nb201_model)
-    tail = f'''
-
-# ----------------------------------------------------------------- the exported cell
-ARCH = {s!r}
-OPS = {tuple(space.ops_of(a))!r}
-
-
-def build_model(
-    *, C: int = {C}, N: int = {N}, num_classes: int = {num_classes}, in_channels: int = 3
-) -> NB201Network:
-    """The NB201 network of ``ARCH``."""
-    return build_nb201(OPS, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
-
-
-if __name__ == "__main__":
-    model = build_model()
-    n = sum(p.numel() for p in model.parameters())
-    print(ARCH)
-    print(f"{{n:,}} parameters;", tuple(model(torch.randn(2, 3, 32, 32)).shape))
-'''
-    head = f"# Standalone PyTorch model exported by nasnav.\n# Cell: {s}\n# Needs only torch.\n"
-    return head + body + tail
+    try:
+        return space.module_source(
+            a, num_classes=num_classes, **space.network_options("proxy", **network)
+        )
+    except NotImplementedError as exc:
+        raise ValueError(str(exc)) from None

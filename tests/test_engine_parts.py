@@ -12,10 +12,11 @@ import torch
 
 from nas_engine.data import load_dataset
 from nas_engine.search_spaces import MaskError, NB201Arch, create_space
+from nas_engine.search_spaces.nb201_supernet import NB201Supernet
 from nas_engine.steering import Steering
 from nas_engine.storage import CandidateRecord, SQLiteStorage, StorageError
 from nas_engine.strategies import create_strategy, list_strategies
-from nas_engine.supernet import NB201Supernet, SupernetConfig, SupernetTrainer
+from nas_engine.supernet import SupernetConfig, SupernetTrainer
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 

@@ -19,8 +19,8 @@ from nas_engine.search_spaces.nb201_model import (
     build_nb201,
     cell_forward,
 )
+from nas_engine.search_spaces.nb201_supernet import NB201Supernet, SuperCell
 from nas_engine.storage import SQLiteStorage
-from nas_engine.supernet import NB201Supernet, SuperCell
 from tests.engine_helpers import tiny_config
 
 PATH = ("nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "none", "nor_conv_3x3")

@@ -27,8 +27,9 @@ from nas_engine.runner.fidelity import (
 )
 from nas_engine.runner.ranking import ranked
 from nas_engine.search_spaces import NB201Arch, create_space
+from nas_engine.search_spaces.nb201_supernet import NB201Supernet
 from nas_engine.storage import CandidateRecord, SQLiteStorage
-from nas_engine.supernet import NB201Supernet, SupernetConfig, SupernetTrainer
+from nas_engine.supernet import SupernetConfig, SupernetTrainer
 from tests.engine_helpers import tiny_config
 
 MEMBERS = ("jacob_cov", "meco", "synflow")

@@ -375,11 +375,10 @@ class AppController(BackgroundJobs):
         spec = arch_spec(
             self.space,
             arch,
-            C=cfg.train_C,
-            N=cfg.train_N,
             num_classes=self.data.num_classes,
             scores=scores or {},
             extra=extra or {},
+            **cfg.network(self.space, "train"),
         )
         return f"{slug}.json", spec
 
@@ -387,7 +386,7 @@ class AppController(BackgroundJobs):
         """A standalone PyTorch file building ``arch``'s network: ``(file name, source)``."""
         cfg, slug = self._export_target(arch)
         src = module_source(
-            self.space, arch, C=cfg.train_C, N=cfg.train_N, num_classes=self.data.num_classes
+            self.space, arch, num_classes=self.data.num_classes, **cfg.network(self.space, "train")
         )
         return f"{slug}.py", src
 

@@ -178,7 +178,7 @@ class BackgroundJobs:
     # ------------------------------------------------------------ whole-space scores
     def _space_path(self) -> Any:
         cfg = self.defaults
-        build = {"C": cfg.proxy_C, "N": cfg.proxy_N}
+        build = cfg.network(self.space, "proxy")
         return space_score_path(
             self.cache_dir, self.space, list(CHEAP_PROXIES), seed=cfg.seed, build_kwargs=build
         )
@@ -259,7 +259,7 @@ class BackgroundJobs:
             list(CHEAP_PROXIES),
             seed=cfg.seed,
             batch_size=cfg.proxy_batch_size,
-            build_kwargs={"C": cfg.proxy_C, "N": cfg.proxy_N},
+            build_kwargs=cfg.network(self.space, "proxy"),
         )
         try:
             return score_space(

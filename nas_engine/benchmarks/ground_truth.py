@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from nas_engine.search_spaces import create_space
+from nas_engine.search_spaces import create_space, space_of
 
 
 class GroundTruthError(ValueError):
@@ -38,6 +38,8 @@ class GroundTruth(abc.ABC):
     description: str
     #: Name of the metric, e.g. ``cifar10_test_acc``.
     metric: str
+    #: Name of the search space whose cells the source knows.
+    space: str
 
     @abc.abstractmethod
     def lookup(self, arch: Any) -> float | None:
@@ -63,8 +65,10 @@ class CsvGroundTruth(GroundTruth):
     Args:
         path: CSV file.
         column: Accuracy column (default: the single column whose name contains ``acc``).
-        arch_column: Arch-string column.
-        space: Search space name the strings belong to.
+        arch_column: Arch-string column (always read as text: codes like ``00000000``
+            keep their leading zeros).
+        space: Search space name the strings belong to (``None``: the space whose
+            strings the first row holds).
     """
 
     def __init__(
@@ -73,10 +77,9 @@ class CsvGroundTruth(GroundTruth):
         *,
         column: str | None = None,
         arch_column: str = "arch",
-        space: str = "nb201",
+        space: str | None = None,
     ) -> None:
         self.path = Path(path).expanduser()
-        self._space = create_space(space)
         if not self.path.is_file():
             raise GroundTruthError(f"ground-truth table: no such file {str(self.path)!r}")
         with self.path.open(newline="") as f:
@@ -98,8 +101,19 @@ class CsvGroundTruth(GroundTruth):
                 raise GroundTruthError(
                     f"{self.path.name}: no column {column!r}; columns: {header}"
                 )
+            rows = list(reader)
+            if space is None:
+                first = next((r[arch_column] for r in rows if r[arch_column]), None)
+                if first is None:
+                    raise GroundTruthError(f"{self.path.name}: the table has no rows")
+                try:
+                    space = space_of(first)
+                except ValueError as exc:
+                    raise GroundTruthError(f"{self.path.name}:2: {exc}") from None
+            self.space = space
+            self._space = create_space(space)
             table: dict[str, float] = {}
-            for lineno, row in enumerate(reader, start=2):
+            for lineno, row in enumerate(rows, start=2):
                 raw_arch, raw_acc = row[arch_column], row[column]
                 try:
                     key = self._space.to_string(self._space.from_string(raw_arch))
@@ -150,7 +164,8 @@ class NatsGroundTruth(GroundTruth):
             raise GroundTruthError(f"nats: no such file or folder {str(p)!r}")
         self._api = nats_create(str(p), "tss", fast_mode=True, verbose=False)
         self._dataset = dataset
-        self._space = create_space("nb201")
+        self.space = "nb201"  # NATS-Bench's topology space is NAS-Bench-201
+        self._space = create_space(self.space)
         self._lock = threading.Lock()  # the NATS API caches lazily; guard it
         self._cache: dict[str, float | None] = {}
         self.metric = f"{dataset}_test_acc"

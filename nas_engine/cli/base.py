@@ -66,6 +66,25 @@ def build_mask(space: Any, prune: tuple[str, ...], pin: tuple[str, ...]) -> OpMa
     return mask
 
 
+def network_options(f: Any) -> Any:
+    """``--C`` and ``--N``: the size of the network the cells are built as (unset: the
+    space's default, e.g. NB201 C=16 N=5, macro C=32; ``nasnav space info`` lists them)."""
+    f = click.option(
+        "--N", "cells", default=None, type=click.IntRange(min=1), help="Depth option."
+    )(f)
+    return click.option(
+        "--C", "channels", default=None, type=click.IntRange(min=1), help="Width option."
+    )(f)
+
+
+def network(space: Any, channels: int | None, cells: int | None, role: str = "proxy") -> dict:
+    """The build options of ``space`` for ``--C``/``--N``; a clear error for one it lacks."""
+    try:
+        return space.network_options(role, C=channels, N=cells)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def space_option(f: Any) -> Any:
     """Positional SPACE argument restricted to registered spaces."""
     return click.argument("space_name", metavar="SPACE", type=click.Choice(list_spaces()))(f)

@@ -9,13 +9,9 @@ from typing import Any
 import click
 import numpy as np
 
-from nas_engine.cli.base import (
-    dataset_options,
-    fail,
-    main,
-)
+from nas_engine.cli.base import dataset_options, fail, main, network, network_options
 from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
-from nas_engine.search_spaces import create_space, list_spaces
+from nas_engine.search_spaces import DEFAULT_SPACE, create_space, list_spaces
 
 
 # ------------------------------------------------------------------------------ proxies
@@ -42,7 +38,11 @@ def proxies_cmd(as_json: bool) -> None:
 
 @main.command()
 @click.option(
-    "--space", "space_name", default="nb201", show_default=True, type=click.Choice(list_spaces())
+    "--space",
+    "space_name",
+    default=DEFAULT_SPACE,
+    show_default=True,
+    type=click.Choice(list_spaces()),
 )
 @click.option(
     "--archs",
@@ -73,8 +73,7 @@ def proxies_cmd(as_json: bool) -> None:
     help="Comma-separated proxy names, 'all', or 'ensemble' (the default ensemble's members).",
 )
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=2))
-@click.option("--C", "channels", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--N", "cells", default=5, show_default=True, type=click.IntRange(min=1))
+@network_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output CSV.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted --out file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
@@ -88,8 +87,8 @@ def score(
     data_dir: str | None,
     proxy_spec: str,
     batch_size: int,
-    channels: int,
-    cells: int,
+    channels: int | None,
+    cells: int | None,
     out: str,
     resume: bool,
     overwrite: bool,
@@ -138,7 +137,7 @@ def score(
             data=ds,
             batch_size=batch_size,
             seed=seed,
-            build_kwargs={"C": channels, "N": cells},
+            build_kwargs=network(sp, channels, cells),
         )
     except (DatasetError, ProxyInputError) as exc:
         fail(str(exc))
@@ -257,7 +256,11 @@ def correlate(
 # -------------------------------------------------------------------------- space-scores
 @main.command("space-scores")
 @click.option(
-    "--space", "space_name", default="nb201", show_default=True, type=click.Choice(list_spaces())
+    "--space",
+    "space_name",
+    default=DEFAULT_SPACE,
+    show_default=True,
+    type=click.Choice(list_spaces()),
 )
 @click.option(
     "--proxies",
@@ -268,8 +271,7 @@ def correlate(
 )
 @click.option("--cache-dir", default="data/cache", show_default=True, type=click.Path())
 @click.option("--seed", default=0, show_default=True, type=int, help="Weights seed.")
-@click.option("--C", "channels", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--N", "cells", default=5, show_default=True, type=click.IntRange(min=1))
+@network_options
 @click.option(
     "--limit", default=None, type=click.IntRange(min=1), help="Stop after this many cells."
 )
@@ -279,8 +281,8 @@ def space_scores(
     proxy_spec: str,
     cache_dir: str,
     seed: int,
-    channels: int,
-    cells: int,
+    channels: int | None,
+    cells: int | None,
     limit: int | None,
     threads: int | None,
 ) -> None:
@@ -303,7 +305,7 @@ def space_scores(
         names = check_cheap([n.strip() for n in proxy_spec.split(",") if n.strip()])
     except (ProxyInputError, ValueError) as exc:
         fail(str(exc))
-    build = {"C": channels, "N": cells}
+    build = network(sp, channels, cells)
     suite = ProxySuite(sp, names, seed=seed, build_kwargs=build)
     path = space_score_path(cache_dir, sp, names, seed=seed, build_kwargs=build)
     bar = tqdm(total=limit or sp.size, desc="scoring the space", unit="cell")

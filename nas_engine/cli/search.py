@@ -17,7 +17,7 @@ from nas_engine.cli.base import (
     parse_set,
 )
 from nas_engine.runner.config import SearchConfig
-from nas_engine.search_spaces import MaskError, create_space, list_spaces
+from nas_engine.search_spaces import DEFAULT_SPACE, MaskError, create_space, list_spaces
 
 
 # ----------------------------------------------------------------------------- search
@@ -67,7 +67,11 @@ def _best_table(snap: Any, top: int = 10) -> str:
 
 @main.command()
 @click.option(
-    "--space", "space_name", default="nb201", show_default=True, type=click.Choice(list_spaces())
+    "--space",
+    "space_name",
+    default=DEFAULT_SPACE,
+    show_default=True,
+    type=click.Choice(list_spaces()),
 )
 @dataset_options
 @click.option(

@@ -13,6 +13,8 @@ from nas_engine.cli.base import (
     build_mask,
     fail,
     main,
+    network,
+    network_options,
     space_option,
 )
 from nas_engine.search_spaces import create_space, list_spaces
@@ -41,10 +43,18 @@ def space_info(space_name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"space   {info['name']}")
+    click.echo(f"space   {info['name']}  ({info['summary']})")
     click.echo(f"nodes   {info['nodes']}")
-    click.echo(f"edges   {info['edges']}  {' '.join(f'{i}->{j}' for i, j in sp.edges)}")
+    if sp.kind == "chain":
+        click.echo(f"layers  {info['edges']}  {' '.join(info['positions'])}")
+    else:
+        click.echo(f"edges   {info['edges']}  {' '.join(f'{i}->{j}' for i, j in sp.edges)}")
     click.echo(f"ops     {info['num_ops']}  {', '.join(info['ops'])}")
+    nets = "; ".join(
+        f"{role} " + " ".join(f"{k}={v}" for k, v in opts.items())
+        for role, opts in info["networks"].items()
+    )
+    click.echo(f"network {nets}")
     click.echo(f"cells   {info['cells']:,}")
 
 
@@ -85,12 +95,16 @@ def space_sample(
 @space.command("describe")
 @space_option
 @click.argument("arch")
-@click.option("--C", "channels", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--N", "cells", default=5, show_default=True, type=click.IntRange(min=1))
+@network_options
 @click.option("--classes", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--input", "input_shape", default="3,32,32", show_default=True, help="C,H,W.")
 def space_describe(
-    space_name: str, arch: str, channels: int, cells: int, classes: int, input_shape: str
+    space_name: str,
+    arch: str,
+    channels: int | None,
+    cells: int | None,
+    classes: int,
+    input_shape: str,
 ) -> None:
     """Print the ops, #params and FLOPs of one cell's network."""
     from nas_engine.utils.complexity import complexity
@@ -103,10 +117,14 @@ def space_describe(
             raise ValueError(f"--input must be C,H,W, got {input_shape!r}")
     except ValueError as exc:
         fail(str(exc))
-    model = sp.build(a, num_classes=classes, in_channels=shape[0], C=channels, N=cells)
+    model = sp.build(a, num_classes=classes, in_channels=shape[0], **network(sp, channels, cells))
     c = complexity(model, shape)
-    for (i, j), op in zip(sp.edges, sp.ops_of(a), strict=True):
-        click.echo(f"edge {i}->{j}  {op}")
+    g = sp.graph()
+    for k, op in enumerate(sp.ops_of(a)):
+        i, j = sp.edges[k]
+        where = f"edge {i}->{j}" if sp.kind == "cell" else f"layer {g.labels[k]}"
+        note = f"  ({g.notes[k]})" if g.notes[k] else ""
+        click.echo(f"{where}  {op}{note}")
     click.echo(f"params  {c.params:,}")
     click.echo(f"flops   {c.flops:,}  (MACs, input {input_shape})")
 
@@ -128,7 +146,7 @@ def truth(benchmark: str, archs: tuple[str, ...]) -> None:
         gt = load_ground_truth(benchmark)
     except GroundTruthError as exc:
         fail(str(exc))
-    sp = create_space("nb201")
+    sp = create_space(gt.space)
     missing = False
     for arch in archs:
         try:

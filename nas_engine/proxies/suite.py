@@ -145,7 +145,8 @@ class ProxySuite:
         Args:
             space: Search space of the cells.
             config: A search configuration (duck-typed: ``all_proxies``,
-                ``proxy_batch_size``, ``seed``, ``proxy_C`` and ``proxy_N`` are read).
+                ``proxy_batch_size``, ``seed``, ``proxy_C`` and ``proxy_N`` are read;
+                unset sizes are the space's defaults).
             data: Dataset for data-dependent proxies.
             names: Proxies to compute, as for the constructor (default:
                 ``config.all_proxies``).
@@ -159,7 +160,9 @@ class ProxySuite:
             data=data,
             batch_size=config.proxy_batch_size,
             seed=config.seed,
-            build_kwargs={"C": config.proxy_C, "N": config.proxy_N},
+            build_kwargs=space.network_options(
+                "proxy", C=getattr(config, "proxy_C", None), N=getattr(config, "proxy_N", None)
+            ),
         )
 
     def context(self, arch: Any) -> ProxyContext:

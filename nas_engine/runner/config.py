@@ -10,7 +10,7 @@ from typing import Any
 from nas_engine.proxies import list_proxies, resolve_proxy_names
 from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
 from nas_engine.resources import BudgetError, ResourceBudget, parse_latency_spec
-from nas_engine.search_spaces import OpMask, SearchSpace
+from nas_engine.search_spaces import DEFAULT_SPACE, OpMask, SearchSpace, list_spaces
 from nas_engine.strategies import STRATEGIES, list_strategies
 from nas_engine.supernet import ESTIMATES, SAMPLINGS
 
@@ -58,11 +58,13 @@ class SearchConfig:
         budget: Candidates to evaluate.
         seed: Seed for everything.
         proxy_batch_size: Batch size of the proxies.
-        proxy_C: Channels of the network the proxies score.
-        proxy_N: Cells per stage of that network.
+        proxy_C: Width option of the network the proxies score (``None``: the space's
+            default, e.g. NB201 C=16; see ``SearchSpace.network_defaults``).
+        proxy_N: Depth option of that network (``None``: the space's default, NB201
+            N=5; a space without one, like ``macro``, refuses a value).
         supernet: Whether to train a supernet and give one-shot estimates.
-        supernet_C: Supernet channels.
-        supernet_N: Supernet cells per stage.
+        supernet_C: Supernet width option (``None``: the space's default).
+        supernet_N: Supernet depth option (``None``: the space's default).
         supernet_batch_size: SPOS batch size.
         supernet_lr: SPOS peak learning rate.
         supernet_sampling: SPOS path sampling (``uniform`` or ``fair``).
@@ -88,8 +90,8 @@ class SearchConfig:
         benchmark: Ground-truth spec (``csv:PATH[:COLUMN]``) or ``None``.
         train_top_k: Train the best k candidates from scratch when the budget is reached.
         train_epochs: Epochs of those trainings.
-        train_C: Channels of the trained networks.
-        train_N: Cells per stage of the trained networks.
+        train_C: Width option of the trained networks (``None``: the space's default).
+        train_N: Depth option of the trained networks (``None``: the space's default).
         prune: Initial prunes as ``(edge, op)`` pairs.
         pin: Initial pins as ``(edge, op)`` pairs.
         accept_suggestions: Scripted steering: every ``suggest_every`` candidates, accept
@@ -98,7 +100,7 @@ class SearchConfig:
         suggest_every: Candidates between two rounds of accepted suggestions.
     """
 
-    space: str = "nb201"
+    space: str = DEFAULT_SPACE
     dataset: str = "digits"
     data_dir: str | None = None
     strategy: str = "evolution"
@@ -110,11 +112,11 @@ class SearchConfig:
     budget: int = 200
     seed: int = 0
     proxy_batch_size: int = 64
-    proxy_C: int = 16
-    proxy_N: int = 5
+    proxy_C: int | None = None
+    proxy_N: int | None = None
     supernet: bool = True
-    supernet_C: int = 8
-    supernet_N: int = 1
+    supernet_C: int | None = None
+    supernet_N: int | None = None
     supernet_batch_size: int = 128
     supernet_lr: float = 0.1
     supernet_sampling: str = "uniform"
@@ -137,8 +139,8 @@ class SearchConfig:
     benchmark: str | None = None
     train_top_k: int = 0
     train_epochs: int = 6
-    train_C: int = 8
-    train_N: int = 1
+    train_C: int | None = None
+    train_N: int | None = None
     prune: tuple[tuple[int, str], ...] = ()
     pin: tuple[tuple[int, str], ...] = ()
     accept_suggestions: bool = False
@@ -148,6 +150,10 @@ class SearchConfig:
         if isinstance(self.budget, str):  # text is parsed by the caller, not stored
             raise CommandError(f"budget must be an integer, not text: got {self.budget!r}")
         self.parse_budget(self.budget)
+        if self.space not in list_spaces():
+            raise CommandError(
+                f"unknown search space {self.space!r}; known: {', '.join(list_spaces())}"
+            )
         check_strategy(self.strategy)
         check_proxy(self.proxy)
         resolve_proxy_names(list(self.proxies) or ["params"])
@@ -247,6 +253,20 @@ class SearchConfig:
         for the ensemble, its members."""
         extra = list(self.ensemble) if self.proxy == "ensemble" else [self.proxy]
         return list(dict.fromkeys([*self.proxies, *extra]))
+
+    def network(self, space: SearchSpace[Any], role: str) -> dict[str, int]:
+        """The size options of the run's ``role`` network (``proxy``, ``supernet`` or
+        ``train``): the space's defaults with this config's values where set.
+
+        Raises:
+            CommandError: A size option the space does not have.
+        """
+        prefix = {"proxy": "proxy", "supernet": "supernet", "train": "train"}[role]
+        given = {k: getattr(self, f"{prefix}_{k}") for k in ("C", "N")}
+        try:
+            return space.network_options(role, **given)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
 
     def initial_mask(self, space: SearchSpace[Any]) -> OpMask:
         """The full mask of ``space`` with the configured prunes, then pins, applied.

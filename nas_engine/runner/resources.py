@@ -70,8 +70,7 @@ class RunResources:
             in_channels=self.data.in_channels,
             input_shape=self.data.input_shape,
             cache_dir=self.cache_dir,
-            C=cfg.proxy_C,
-            N=cfg.proxy_N,
+            **cfg.network(self.space, "proxy"),
         )
         if cfg.latency:
             table = table.with_latency(*load_latency(cfg.latency, self.space))

@@ -34,7 +34,7 @@ def train_cell(
         space: The search space.
         data: The dataset.
         arch_s: The cell's string.
-        config: Gives ``train_C``, ``train_N``, ``train_epochs`` and ``seed``.
+        config: Gives the train network's size, ``train_epochs`` and ``seed``.
         on_epoch: Called after each epoch (the caller stores and publishes the point).
 
     Returns:
@@ -47,8 +47,7 @@ def train_cell(
             arch,
             num_classes=data.num_classes,
             in_channels=data.in_channels,
-            C=config.train_C,
-            N=config.train_N,
+            **config.network(space, "train"),
         )
     points: list[Mapping[str, float]] = []
 

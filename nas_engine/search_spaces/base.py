@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -30,8 +31,40 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+#: The roles a network is built for, each with its own default size (``network_defaults``).
+NETWORK_ROLES = ("proxy", "supernet", "train")
+
+
+@dataclass(frozen=True)
+class SpaceGraph:
+    """What a space looks like, as the page draws it: no layout, only structure.
+
+    Args:
+        kind: ``"cell"`` (a DAG whose edges carry ops) or ``"chain"`` (layers in a row,
+            each a choice block).
+        nodes: Node ids; positions connect them.
+        edges: One ``(from_node, to_node)`` per position, in position order.
+        labels: One human label per position (``"1→3"``, ``"L4"``).
+        ops: The candidate ops, in canonical order.
+        short: Short op names for chips and diagrams.
+        notes: One line per position about what is fixed there (stride, width), or ``""``.
+    """
+
+    kind: str
+    nodes: tuple[int, ...]
+    edges: tuple[tuple[int, int], ...]
+    labels: tuple[str, ...]
+    ops: tuple[str, ...]
+    short: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def op_label(self, op: str) -> str:
+        """The short name of ``op`` (the op itself when it has none)."""
+        return self.short.get(op, op)
+
+
 class SearchSpace(abc.ABC, Generic[A]):
-    """A cell search space with a fixed set of edges, each choosing one op.
+    """A search space of fixed positions (cell edges or chain layers), each choosing one op.
 
     Contract for implementations:
 
@@ -40,14 +73,28 @@ class SearchSpace(abc.ABC, Generic[A]):
     * ``sample`` and ``mutate`` never return a cell outside the given mask.
     * Methods are pure functions of their arguments (randomness comes from the ``rng``
       argument only), so one space instance can be shared by many threads.
+    * ``build`` takes the keys of ``network_defaults[role]`` as size options, and
+      ``build_supernet`` returns a module with ``forward(x, path)`` and ``subnet(path)``.
+
+    Everything the engine and the page need to know about a space is asked of it here;
+    nothing outside the space's own modules imports its constants.
     """
 
     #: Registry name of the space.
     name: str
     #: Candidate op names, in canonical order.
     ops: tuple[str, ...]
-    #: Edges as ``(from_node, to_node)`` pairs, in canonical order.
+    #: Positions as ``(from_node, to_node)`` pairs, in canonical order.
     edges: tuple[tuple[int, int], ...]
+    #: ``"cell"`` or ``"chain"`` (see :class:`SpaceGraph`).
+    kind: str = "cell"
+    #: Short op names for the page.
+    op_short: ClassVar[Mapping[str, str]] = {}
+    #: Network size options per role (``proxy``, ``supernet``, ``train``): what ``build``
+    #: gets when the run's config leaves a size unset.
+    network_defaults: ClassVar[Mapping[str, Mapping[str, int]]] = {}
+    #: One line about the space for ``nasnav space info`` and the page.
+    summary: str = ""
 
     @property
     def num_edges(self) -> int:
@@ -63,6 +110,44 @@ class SearchSpace(abc.ABC, Generic[A]):
         """Human name of a position, as the page and the suggestions print it (``1→3``)."""
         i, j = self.edges[position]
         return f"{i}→{j}"
+
+    def position_note(self, position: int) -> str:
+        """What is fixed at a position (e.g. its stride), or ``""``."""
+        return ""
+
+    def graph(self) -> SpaceGraph:
+        """The space's structure for drawing: nodes, positions, labels and ops."""
+        nodes = sorted({n for e in self.edges for n in e})
+        return SpaceGraph(
+            kind=self.kind,
+            nodes=tuple(nodes),
+            edges=tuple(self.edges),
+            labels=tuple(self.position_label(i) for i in range(self.num_edges)),
+            ops=tuple(self.ops),
+            short=dict(self.op_short),
+            notes=tuple(self.position_note(i) for i in range(self.num_edges)),
+        )
+
+    def network_options(self, role: str, **given: int | None) -> dict[str, int]:
+        """The size options ``build`` gets for ``role``: the space's defaults, overridden
+        by every ``given`` value that is not ``None``.
+
+        Raises:
+            ValueError: An unknown role, or a given option this space has no use for.
+        """
+        if role not in NETWORK_ROLES:
+            raise ValueError(f"unknown network role {role!r}; known: {', '.join(NETWORK_ROLES)}")
+        out = dict(self.network_defaults.get(role, {}))
+        for key, value in given.items():
+            if value is None:
+                continue
+            if key not in out:
+                known = ", ".join(out) or "none"
+                raise ValueError(
+                    f"space {self.name!r} has no network option {key!r} (its options: {known})"
+                )
+            out[key] = int(value)
+        return out
 
     def full_mask(self) -> OpMask:
         """Return the mask that allows everything."""
@@ -260,12 +345,70 @@ class SearchSpace(abc.ABC, Generic[A]):
     # ----------------------------------------------------------------------- models
     @abc.abstractmethod
     def build(self, arch: A, *, num_classes: int, in_channels: int = 3, **kwargs: Any) -> Any:
-        """Return a freshly initialised ``torch.nn.Module`` for the cell."""
+        """Return a freshly initialised ``torch.nn.Module`` for the cell.
+
+        The module has ``features(x)`` (the map before global pooling) and ``blocks()``
+        (its chain of blocks, stem first), which some proxies read.
+        """
+
+    def build_supernet(self, *, num_classes: int, in_channels: int = 3, **kwargs: Any) -> Any:
+        """Return the weight-sharing supernet: ``forward(x, path)`` runs one op per
+        position and ``subnet(path)`` returns the standalone network with inherited weights.
+
+        Raises:
+            NotImplementedError: The space has no supernet.
+        """
+        raise NotImplementedError(f"space {self.name!r} has no supernet")
+
+    def module_source(self, arch: A, *, num_classes: int = 10, **kwargs: Any) -> str:
+        """Source of a standalone PyTorch file (needs only torch) that builds ``arch``.
+
+        Raises:
+            NotImplementedError: The space has no source exporter.
+        """
+        raise NotImplementedError(f"no PyTorch source export for space {self.name!r}")
+
+    def info(self) -> dict[str, Any]:
+        """A JSON-ready summary of the space."""
+        g = self.graph()
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "summary": self.summary,
+            "nodes": len(g.nodes),
+            "edges": self.num_edges,
+            "positions": list(g.labels),
+            "ops": list(self.ops),
+            "num_ops": len(self.ops),
+            "cells": self.size,
+            "networks": {k: dict(v) for k, v in self.network_defaults.items()},
+        }
+
+
+#: The space a run uses when none is named.
+DEFAULT_SPACE = "nb201"
 
 
 def list_spaces() -> list[str]:
     """Return the names of the registered search spaces."""
     return SPACES.list()
+
+
+def space_of(text: str) -> str:
+    """The name of the registered space whose arch strings ``text`` is one of.
+
+    Raises:
+        ValueError: No registered space parses ``text``.
+    """
+    for name in list_spaces():
+        try:
+            create_space(name).from_string(text)
+        except ValueError:
+            continue
+        return name
+    raise ValueError(
+        f"{text!r} is an arch string of no registered space ({', '.join(list_spaces())})"
+    )
 
 
 def create_space(name: str, **kwargs: Any) -> SearchSpace[Any]:

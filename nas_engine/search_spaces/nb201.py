@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from nas_engine.search_spaces.base import SPACES, SearchSpace
 from nas_engine.search_spaces.nb201_model import (
@@ -105,6 +106,20 @@ class NB201Space(SearchSpace[NB201Arch]):
     ops = NB201_OPS
     edges = NB201_EDGES
     num_nodes = 4
+    kind = "cell"
+    op_short: ClassVar[Mapping[str, str]] = {
+        "none": "none",
+        "skip_connect": "skip",
+        "nor_conv_1x1": "conv1x1",
+        "nor_conv_3x3": "conv3x3",
+        "avg_pool_3x3": "pool3x3",
+    }
+    network_defaults: ClassVar[Mapping[str, Mapping[str, int]]] = {
+        "proxy": {"C": 16, "N": 5},
+        "supernet": {"C": 8, "N": 1},
+        "train": {"C": 8, "N": 1},
+    }
+    summary = "NAS-Bench-201: a 4-node cell of 6 edges, 5 ops each, stacked 3×N"
 
     def __init__(self, *, C: int = 16, N: int = 5) -> None:
         self.C = C
@@ -155,15 +170,56 @@ class NB201Space(SearchSpace[NB201Arch]):
             in_channels=in_channels,
         )
 
+    def build_supernet(
+        self, *, num_classes: int, in_channels: int = 3, C: int = 8, N: int = 1, **kwargs: Any
+    ) -> Any:
+        """The NB201 supernet: one shared cell of all five ops per edge, stacked 3×N."""
+        if kwargs:
+            raise TypeError(f"unexpected supernet options: {sorted(kwargs)}")
+        from nas_engine.search_spaces.nb201_supernet import NB201Supernet
+
+        return NB201Supernet(C=C, N=N, num_classes=num_classes, in_channels=in_channels)
+
+    def module_source(
+        self, arch: NB201Arch, *, num_classes: int = 10, C: int = 16, N: int = 5, **kwargs: Any
+    ) -> str:
+        """The NB201 building blocks and a ``build_model()`` whose state-dict keys match
+        nasnav's own builder, so weights move between the two."""
+        if kwargs:
+            raise TypeError(f"unexpected export options: {sorted(kwargs)}")
+        from nas_engine.search_spaces import nb201_model
+
+        a = self.from_string(arch) if isinstance(arch, str) else arch
+        s = self.to_string(a)
+        tail = f'''
+
+# ----------------------------------------------------------------- the exported cell
+ARCH = {s!r}
+OPS = {tuple(self.ops_of(a))!r}
+
+
+def build_model(
+    *, C: int = {C}, N: int = {N}, num_classes: int = {num_classes}, in_channels: int = 3
+) -> NB201Network:
+    """The NB201 network of ``ARCH``."""
+    return build_nb201(OPS, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
+
+
+if __name__ == "__main__":
+    model = build_model()
+    n = sum(p.numel() for p in model.parameters())
+    print(ARCH)
+    print(f"{{n:,}} parameters;", tuple(model(torch.randn(2, 3, 32, 32)).shape))
+'''
+        head = f"# Standalone PyTorch model exported by nasnav.\n# Cell: {s}\n"
+        head += "# Needs only torch.\n"
+        return head + inspect.getsource(nb201_model) + tail
+
     def info(self) -> dict[str, Any]:
         """Return a JSON-ready summary of the space."""
         return {
-            "name": self.name,
+            **super().info(),
             "nodes": self.num_nodes,
-            "edges": self.num_edges,
-            "ops": list(self.ops),
-            "num_ops": len(self.ops),
-            "cells": self.size,
             "default_C": self.C,
             "default_N": self.N,
         }

@@ -1,15 +1,12 @@
-"""The weight-sharing NB201 supernet and its single-path (SPOS) trainer."""
+"""Single-path one-shot (SPOS) training of a space's weight-sharing supernet."""
 
 from __future__ import annotations
 
-from nas_engine.supernet.nb201_supernet import (
+from nas_engine.supernet.trainer import (
     ESTIMATES,
     SAMPLINGS,
     Estimate,
-    MixedEdge,
-    NB201Supernet,
     StepResult,
-    SuperCell,
     SupernetConfig,
     SupernetTrainer,
 )
@@ -18,10 +15,7 @@ __all__ = [
     "ESTIMATES",
     "SAMPLINGS",
     "Estimate",
-    "MixedEdge",
-    "NB201Supernet",
     "StepResult",
-    "SuperCell",
     "SupernetConfig",
     "SupernetTrainer",
 ]

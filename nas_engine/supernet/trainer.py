@@ -1,9 +1,10 @@
-"""A weight-sharing NB201 supernet trained single-path (SPOS, Guo et al., ECCV'20).
+"""Single-path one-shot training (SPOS, Guo et al., ECCV'20) of any space's supernet.
 
-Every edge holds all five candidate ops; a forward pass runs one path (one op per edge).
-Training samples a uniform path **among the ops the current mask allows**. A subnet's
-one-shot accuracy is measured with inherited weights after recalibrating BatchNorm
-statistics on a few training batches.
+The space builds the supernet (:meth:`SearchSpace.build_supernet`): every position holds
+all its candidate ops, and a forward pass runs one path (one op per position). Training
+samples a uniform path **among the ops the current mask allows**. A subnet's one-shot
+accuracy is measured with inherited weights after recalibrating BatchNorm statistics on a
+few training batches.
 """
 
 from __future__ import annotations
@@ -24,94 +25,6 @@ from torch import nn
 
 from nas_engine.data import Dataset
 from nas_engine.search_spaces import OpMask, SearchSpace
-from nas_engine.search_spaces.nb201_model import (
-    NB201_EDGES,
-    NB201_OPS,
-    NB201Network,
-    build_nb201,
-    cell_forward,
-    make_op,
-)
-
-
-class MixedEdge(nn.Module):
-    """All candidate ops of one edge; ``forward(x, op)`` runs one of them."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.ops = nn.ModuleDict({o: make_op(o, channels) for o in NB201_OPS})
-
-    def forward(self, x: torch.Tensor, op: str) -> torch.Tensor:
-        return self.ops[op](x)
-
-
-class SuperCell(nn.Module):
-    """An NB201 cell whose edges are :class:`MixedEdge` modules."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.edges = nn.ModuleList(MixedEdge(channels) for _ in NB201_EDGES)
-
-    def forward(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:
-        """Run the cell with op ``path[k]`` on edge ``k``."""
-        return cell_forward(x, lambda k, h: self.edges[k](h, path[k]))
-
-
-class NB201Supernet(NB201Network):
-    """The NB201 macro network with a shared :class:`SuperCell` genotype in every cell.
-
-    The skeleton (stem, stages, reduction blocks, head) is :class:`NB201Network`'s, built
-    in the same order, so parameter names and seeded initial weights are unchanged.
-
-    Args:
-        C: First-stage channels.
-        N: Cells per stage.
-        num_classes: Output classes.
-        in_channels: Input channels.
-    """
-
-    def __init__(self, *, C: int = 8, N: int = 1, num_classes: int = 10, in_channels: int = 3):
-        super().__init__(SuperCell, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
-
-    def features(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:  # type: ignore[override]
-        """Return the feature map just before global pooling, running ``path``."""
-        x = self.stem(x)
-        for cell in self.cells:
-            x = cell(x, path) if isinstance(cell, SuperCell) else cell(x)
-        return self.lastact(x)
-
-    def forward(self, x: torch.Tensor, path: Sequence[str]) -> torch.Tensor:  # type: ignore[override]
-        """Logits of the subnet that runs op ``path[k]`` on edge ``k`` of every cell."""
-        # pooled with ``mean`` (not the parent's AdaptiveAvgPool2d), as it always was
-        return self.classifier(self.features(x, path).mean((2, 3)))
-
-    def subnet(self, path: Sequence[str]) -> NB201Network:
-        """The standalone network of ``path`` with the weights it inherits (a copy).
-
-        Its output equals ``self(x, path)`` in both modes, so a one-shot estimate can be
-        checked against, or exported as, an ordinary network.
-        """
-        path = tuple(path)
-        if len(path) != len(NB201_EDGES):
-            raise ValueError(f"a path needs {len(NB201_EDGES)} ops, got {len(path)}")
-        net = build_nb201(
-            path,
-            C=self.C,
-            N=self.N,
-            num_classes=self.num_classes,
-            in_channels=self.stem[0].in_channels,
-        )
-        state = {}
-        for key, value in self.state_dict().items():
-            parts = key.split(".")
-            # cells.<i>.edges.<k>.ops.<op>.<rest> -> cells.<i>.edges.<k>.<rest>
-            if len(parts) > 6 and parts[0] == "cells" and parts[4] == "ops":
-                if parts[5] != path[int(parts[3])]:
-                    continue  # another candidate op of this edge
-                key = ".".join(parts[:4] + parts[6:])
-            state[key] = value.clone()
-        net.load_state_dict(state)
-        return net
 
 
 @dataclass(frozen=True)
@@ -119,8 +32,8 @@ class SupernetConfig:
     """Supernet size and SPOS training schedule.
 
     Args:
-        C: First-stage channels.
-        N: Cells per stage.
+        C: Width option of the space's supernet (``None``: the space's default).
+        N: Depth option (``None``: the space's default; spaces without one refuse it).
         batch_size: Training batch size.
         lr: Peak SGD learning rate.
         momentum: SGD momentum.
@@ -143,8 +56,8 @@ class SupernetConfig:
         seed: Seed for weights, paths and batch order.
     """
 
-    C: int = 8
-    N: int = 1
+    C: int | None = None
+    N: int | None = None
     batch_size: int = 64
     lr: float = 0.05
     momentum: float = 0.9
@@ -159,7 +72,8 @@ class SupernetConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if min(self.C, self.N, self.batch_size, self.schedule_steps, self.calib_batches) < 1:
+        sizes = [v for v in (self.C, self.N) if v is not None]
+        if min(*sizes, self.batch_size, self.schedule_steps, self.calib_batches) < 1:
             raise ValueError("C, N, batch_size, schedule_steps and calib_batches must be >= 1")
         if not self.lr > 0:
             raise ValueError("lr must be > 0")
@@ -221,12 +135,12 @@ class StepResult:
 
 
 class SupernetTrainer:
-    """Trains an :class:`NB201Supernet` single-path under an op mask and evaluates subnets.
+    """Trains a space's supernet single-path under an op mask and evaluates subnets.
 
     Thread safety: not thread-safe; the search runner owns it from one thread.
 
     Args:
-        space: The NB201 search space (for ops and masks).
+        space: The search space (it builds the supernet and gives ops and masks).
         data: Training/validation data.
         config: Size and schedule.
     """
@@ -239,8 +153,10 @@ class SupernetTrainer:
         self.config = cfg = config or SupernetConfig()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.model = NB201Supernet(
-                C=cfg.C, N=cfg.N, num_classes=data.num_classes, in_channels=data.in_channels
+            self.model = space.build_supernet(
+                num_classes=data.num_classes,
+                in_channels=data.in_channels,
+                **space.network_options("supernet", C=cfg.C, N=cfg.N),
             )
         self.opt = torch.optim.SGD(
             self.model.parameters(),
