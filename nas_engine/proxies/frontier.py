@@ -209,7 +209,10 @@ class MeCo(Proxy):
     One Gaussian-noise sample goes forward; each Conv2d output ``(C, H, W)`` is read as
     ``C`` channel vectors over ``H·W`` positions. Channels that are constant (no defined
     correlation) are left out of their layer's matrix; a layer with fewer than two
-    non-constant channels adds nothing.
+    non-constant channels adds nothing. A map of one position (a 1×1 map of the single
+    sample, as deep layers of a chain reach on 8×8 images) has no such channels, so its
+    BatchNorm runs on its running statistics instead of failing on one value per channel;
+    every term is unchanged by that.
     """
 
     name = "meco"
@@ -230,12 +233,26 @@ class MeCo(Proxy):
 
         model = ctx.model
         handles = [m.register_forward_hook(hook) for m in model.modules() if _is_conv(m)]
+        switched: list[nn.Module] = []
+
+        def single_position(m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
+            if m.training and inp[0][0, 0].numel() == 1 and inp[0].shape[0] == 1:
+                m.training = False
+                switched.append(m)
+
+        handles += [
+            m.register_forward_pre_hook(single_position)
+            for m in model.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        ]
         try:
             with torch.no_grad():
                 model(ctx.gaussian_batch(11, size=1))
         finally:
             for h in handles:
                 h.remove()
+            for m in switched:
+                m.training = True
         terms = [t for t in (min_correlation_eigenvalue(m) for m in maps) if t is not None]
         if not terms:
             raise UndefinedScore("no conv layer has two non-constant channels")

@@ -59,9 +59,9 @@ class SearchConfig:
         seed: Seed for everything.
         proxy_batch_size: Batch size of the proxies.
         proxy_C: Width option of the network the proxies score (``None``: the space's
-            default, e.g. NB201 C=16; see ``SearchSpace.network_defaults``).
-        proxy_N: Depth option of that network (``None``: the space's default, NB201
-            N=5; a space without one, like ``macro``, refuses a value).
+            default; ``nasnav space info SPACE`` lists them).
+        proxy_N: Depth option of that network (``None``: the space's default; a space
+            without one refuses a value).
         supernet: Whether to train a supernet and give one-shot estimates.
         supernet_C: Supernet width option (``None``: the space's default).
         supernet_N: Supernet depth option (``None``: the space's default).
