@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from nas_engine.search_spaces import create_space, space_of
+from nas_engine.search_spaces import DEFAULT_SPACE, create_space, space_of
 
 
 class GroundTruthError(ValueError):
@@ -108,8 +108,8 @@ class CsvGroundTruth(GroundTruth):
                     raise GroundTruthError(f"{self.path.name}: the table has no rows")
                 try:
                     space = space_of(first)
-                except ValueError as exc:
-                    raise GroundTruthError(f"{self.path.name}:2: {exc}") from None
+                except ValueError:
+                    space = DEFAULT_SPACE  # its parser says below what is wrong with the row
             self.space = space
             self._space = create_space(space)
             table: dict[str, float] = {}
