@@ -12,7 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from nas_engine.benchmarks import load_ground_truth
+from nas_engine.benchmarks import GroundTruthError, load_ground_truth
 from nas_engine.cli import main
 from nas_engine.data import load_dataset
 from nas_engine.export import arch_spec, module_source
@@ -183,6 +183,8 @@ def test_truth_csv_keeps_leading_zeros_and_detects_the_space(tmp_path: Path) -> 
     assert gt.space == "macro" and len(gt) == 2
     assert gt.lookup("00000000") == 45.36 and gt.lookup("22212220") == 93.13
     assert gt.lookup("11111111") is None
+    with pytest.raises(GroundTruthError, match="holds 'macro' architectures, not 'nb201'"):
+        load_ground_truth(f"csv:{table}:mean_acc", space="nb201")
     out = CliRunner().invoke(main, ["truth", "--benchmark", f"csv:{table}:mean_acc", "22212220"])
     assert out.exit_code == 0 and out.output.strip() == "93.13"
     out = CliRunner().invoke(main, ["truth", "--benchmark", f"csv:{table}:mean_acc", "2221"])

@@ -186,18 +186,30 @@ class NatsGroundTruth(GroundTruth):
             return self._cache[key]
 
 
-def load_ground_truth(spec: str) -> GroundTruth:
+def load_ground_truth(spec: str, *, space: str | None = None) -> GroundTruth:
     """Open a ground-truth source from a spec string.
 
     Args:
         spec: ``csv:PATH[:COLUMN]`` or ``nats:PATH[:DATASET]``.
+        space: The search space the caller's cells belong to (``None``: whichever the
+            table holds).
 
     Returns:
         The source.
 
     Raises:
-        GroundTruthError: Unknown scheme, missing file, bad column.
+        GroundTruthError: Unknown scheme, missing file, bad column, or a table of
+            another space's architectures.
     """
+    gt = _open(spec)
+    if space is not None and gt.space != space:
+        raise GroundTruthError(
+            f"{spec}: the table holds {gt.space!r} architectures, not {space!r} ones"
+        )
+    return gt
+
+
+def _open(spec: str) -> GroundTruth:
     scheme, sep, rest = spec.partition(":")
     if not sep or not rest:
         raise GroundTruthError(

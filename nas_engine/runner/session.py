@@ -82,7 +82,7 @@ class SearchSession(CommandLoop):
             else load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed)
         )
         self.truth: GroundTruth | None = (
-            load_ground_truth(config.benchmark) if config.benchmark else None
+            load_ground_truth(config.benchmark, space=config.space) if config.benchmark else None
         )
         base = cache_dir(storage).parent
         self.checkpoint_path = Path(checkpoint_dir or base / "checkpoints") / f"run_{run_id}.pt"
