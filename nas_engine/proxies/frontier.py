@@ -273,6 +273,8 @@ def min_correlation_eigenvalue(channels: torch.Tensor) -> float | None:
         ``λ_min`` (in ``[0, 1]``), or ``None`` when fewer than two rows vary.
     """
     x = channels.double()
+    if x.shape[1] < 2:
+        return None  # one position: no channel varies
     x = x[x.std(dim=1) > 0]
     if x.shape[0] < 2:
         return None
