@@ -6,8 +6,9 @@ cells ``nasnav score --space macro --sample N --seed S`` scores). Images come fr
 64); truth is ``mean_acc`` of ``nas_bench_macro_cifar10.csv`` (three trainings each).
 
 Scoring is resumable and can be split across processes: ``--part K/P`` scores only every
-P-th cell starting at K into its own file and exits; a run without ``--part`` scores what
-is left and writes the report from all the files.
+P-th cell starting at K into its own file (skipping cells any other file of the run holds)
+and exits; a run without ``--part`` scores what is left and writes the report from all
+the files.
 
     python benchmarks/macro_fidelity.py --n 500 --part 0/2 &
     python benchmarks/macro_fidelity.py --n 500 --part 1/2 &
@@ -107,9 +108,13 @@ def main() -> None:
             rate = (time.perf_counter() - t0) / done[0]
             print(f"  {done[0]} new cells scored, {rate:.2f} s/cell", flush=True)
 
+    done_elsewhere: set[str] = set()
+    for f in sorted(SCORES.glob(f"{stem}*.csv")):
+        if part is None or f.name != f"{stem}.part{part[0]}of{part[1]}.csv":
+            done_elsewhere |= set(read_rows(f))
     if part is not None:
         k, p = part
-        mine = population[k::p]
+        mine = [a for a in population[k::p] if a not in done_elsewhere]
         out = SCORES / f"{stem}.part{k}of{p}.csv"
         new, skipped = score_to_csv(suite, mine, out, resume=True, on_cell=tick)
         print(f"part {k}/{p}: scored {new} new cells ({skipped} already in {out})")
