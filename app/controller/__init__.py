@@ -29,7 +29,7 @@ from nas_engine.export import arch_spec, module_source
 from nas_engine.proxies import ProxySuite
 from nas_engine.resources import CostTable, ResourceBudget, load_latency
 from nas_engine.runner import CommandError, SearchConfig, SearchSession, Snapshot
-from nas_engine.search_spaces import MaskError, SearchSpace, create_space
+from nas_engine.search_spaces import DEFAULT_SPACE, MaskError, SearchSpace, create_space
 from nas_engine.storage import SQLiteStorage
 
 __all__ = ["AppController", "InputError", "Job"]
@@ -127,8 +127,13 @@ class AppController(BackgroundJobs):
 
     # ----------------------------------------------------------------- lifecycle
     def open_latest(self) -> int | None:
-        """Reopen the most recent stored run (paused) so it can be resumed; return its id."""
-        runs = self.storage.list_runs()
+        """Reopen the most recent stored run of this controller's space (paused) so it can
+        be resumed; return its id (``None``: no run of the space is stored)."""
+        runs = [
+            r
+            for r in self.storage.list_runs()
+            if r.config.get("space", DEFAULT_SPACE) == self.space.name
+        ]
         if not runs:
             return None
         latest = max(runs, key=lambda r: r.id)

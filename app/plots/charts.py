@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from app.plots.base import _base_layout, empty_figure
-from app.plots.cell import OP_SHORT
 
 
 def progress_figure(
@@ -147,14 +146,19 @@ def supernet_figure(curve: Sequence[Mapping[str, float]]) -> dict[str, Any]:
 
 
 def attribution_figure(
-    rows: Sequence[Mapping[str, Any]], metric: str, *, show_truth: bool
+    rows: Sequence[Mapping[str, Any]],
+    metric: str,
+    *,
+    labels: Sequence[str],
+    show_truth: bool,
 ) -> dict[str, Any]:
-    """Per edge and alternative op: the change of the score (and truth) when swapped in.
+    """Per position and alternative op: the change of the score (and truth) when swapped in.
 
     Args:
         rows: Output of ``AppController.neighbours`` (``edge, op, score, base_score,
             truth, base_truth``).
         metric: Name of the score.
+        labels: One bar label per row (``e3 → conv3x3``, ``L4 → k5e6``).
         show_truth: Also draw the ground-truth change.
 
     Returns:
@@ -162,7 +166,9 @@ def attribution_figure(
     """
     if not rows:
         return empty_figure("no neighbours")
-    labels = [f"e{r['edge']} → {OP_SHORT.get(r['op'], r['op'])}" for r in rows]
+    labels = list(labels)
+    if len(labels) != len(rows):
+        raise ValueError(f"{len(labels)} labels for {len(rows)} neighbours")
     d_score = [_delta(r["score"], r["base_score"]) for r in rows]
     data = [
         {

@@ -33,6 +33,14 @@ from app.viewmodel.frame import (
     strategy_catalogue,
     topk_overlap,
 )
+from app.viewmodel.positions import (
+    action_text,
+    example_arch,
+    neighbour_labels,
+    position_name,
+    position_names,
+    position_title,
+)
 from app.viewmodel.steering import (
     EVIDENCE_COLUMNS,
     ChipView,
@@ -74,6 +82,7 @@ __all__ = [
     "ParetoData",
     "ProgressData",
     "SuggestionsView",
+    "action_text",
     "all_metric_names",
     "allowed_indices",
     "best_in_budget_text",
@@ -85,6 +94,7 @@ __all__ = [
     "embedding_data",
     "evidence_caption",
     "evidence_rows",
+    "example_arch",
     "export_scores",
     "find_suggestion",
     "graph_data",
@@ -94,8 +104,12 @@ __all__ = [
     "metric_label",
     "metric_options",
     "metric_values",
+    "neighbour_labels",
     "pareto_data",
     "pareto_front",
+    "position_name",
+    "position_names",
+    "position_title",
     "progress_data",
     "proxy_catalogue",
     "proxy_names",

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from app.viewmodel.frame import is_oneshot_metric, metric_options
+from app.viewmodel.positions import action_text, position_title, space_named
 from nas_engine.evidence import OpEffect, Suggestion
 from nas_engine.runner import Snapshot
 from nas_engine.runner.evidence import ACCEPTED, Evidence, run_evidence
@@ -30,7 +31,7 @@ class EdgeView:
     """One position of the supernet graph under the mask.
 
     Args:
-        edge: Edge index.
+        edge: Position index.
         allowed: Ops the mask allows there.
         pinned: The pinned op, if any.
     """
@@ -64,7 +65,7 @@ class GraphData:
 
     Args:
         edges: One :class:`EdgeView` per position.
-        chips: ``(edge, op)`` → :class:`ChipView`.
+        chips: ``(position, op)`` → :class:`ChipView`.
         history: Latest steering events first, as ``(clock, text, note)``.
         metric: The metric the chips are coloured by (``None``: no data yet).
         evidence: The evidence behind the chips (``None``: nothing evaluated).
@@ -123,9 +124,10 @@ def snapshot_evidence(
 
 
 def chip_tip(space: SearchSpace[Any], e: int, op: str, state: str, eff: OpEffect | None) -> str:
-    """``edge 3 (0→3) · avg_pool_3x3 · allowed · effect −18 percentile points, 95 % CI
-    [−24, −12], n = 140``."""
-    tip = f"edge {e} ({space.position_label(e)}) · {op} · {state}"
+    """``e3 0→3 · avg_pool_3x3 · allowed · effect −18 percentile points, 95 % CI
+    [−24, −12], n = 140`` (a position's note, e.g. its stride, follows its name)."""
+    note = space.position_note(e)
+    tip = f"{position_title(space, e)}{f' ({note})' if note else ''} · {op} · {state}"
     if eff is not None and eff.n:
         tip += " · " + eff.describe()
         if eff.significant:
@@ -174,7 +176,7 @@ def graph_data(
             chips[(e, op)] = ChipView(state, delta, chip_tip(space, e, op, state, eff), mark)
     rows = []
     for event in reversed((snap.events if snap is not None else ())[-history:]):
-        what = action_text(event.action, event.edge, event.op) + (
+        what = action_text(event.action, event.edge, event.op, space) + (
             f" {event.budget_after.describe()}" if event.action == "budget" else ""
         )
         rows.append(
@@ -202,7 +204,7 @@ def evidence_rows(
         ok = math.isfinite(e.effect)
         rows.append(
             {
-                "position": f"e{e.position} {space.position_label(e.position)}",
+                "position": position_title(space, e.position),
                 "op": e.op,
                 "state": snap.mask.state(e.position, e.op),
                 "n": e.n,
@@ -279,15 +281,16 @@ def suggestions_view(
     current = [s for s in ev.suggestions if s.key not in set(dismissed)]
     n_events = len(snap.events)
     if teach:
+        space = space_named(snap.config.space)  # the run's own, for its positions' names
         if hidden_from is None or hidden_from > n_events:
             hidden_from = n_events
         if n_events == hidden_from:  # still hidden: keep what the evidence says now
-            held_now = tuple(_held(s) for s in ev.suggestions)
+            held_now = tuple(_held(s, space) for s in ev.suggestions)
             return SuggestionsView(
                 (), "suggestions are hidden until you make your own choice (prune or pin a "
                 "chip); they are then revealed with their evidence", held_now, hidden_from,
             )  # fmt: skip
-        mine = [action_text(e.action, e.edge, e.op) for e in snap.events[hidden_from:]]
+        mine = [action_text(e.action, e.edge, e.op, space) for e in snap.events[hidden_from:]]
         items = tuple((d["key"], d["note"]) for d in held if d["key"] not in set(dismissed))
         agreed = [d for d in held if any(d["what"] == w for w in mine)]
         msg = f"your choice: {'; '.join(mine)}. The evidence when you chose: " + (
@@ -306,14 +309,9 @@ def suggestions_view(
     return SuggestionsView(tuple((s.key, s.note()) for s in current), msg)
 
 
-def action_text(action: str, edge: int | None, op: str | None) -> str:
-    """``prune e3 none``: a steering action as the history and the teaching reveal show
-    it (a suggestion and the student's matching event read the same)."""
-    return action + (f" e{edge}" if edge is not None else "") + (f" {op}" if op else "")
-
-
-def _held(s: Suggestion) -> dict[str, Any]:
-    return {"key": s.key, "note": s.note(), "what": action_text(s.action, s.position, s.op)}
+def _held(s: Suggestion, space: SearchSpace[Any]) -> dict[str, Any]:
+    what = action_text(s.action, s.position, s.op, space)
+    return {"key": s.key, "note": s.note(), "what": what}
 
 
 def find_suggestion(ev: Evidence | None, key: str) -> Suggestion | None:

@@ -13,7 +13,7 @@ from app.views.common import ViewContext, card, metric_dropdown, ok
 
 TITLE = "Embedding"
 HELP = (
-    "All 15,625 cells laid out in 2-D (UMAP of one-hot encodings, cached on disk). Faint "
+    "Every cell of the space laid out in 2-D (UMAP of one-hot encodings, cached on disk). Faint "
     "points are not evaluated yet, grey ones are excluded by the mask, orange ones lie "
     "outside the resource budget, solid ones are evaluated and coloured by the chosen "
     "metric. The 'all cells · …' colourings use the whole-space scores of the cheap, "

@@ -17,6 +17,8 @@ from app.viewmodel import (
     evidence_rows,
     find_suggestion,
     graph_data,
+    position_names,
+    position_title,
     suggestions_view,
 )
 from app.viewmodel.steering import ACCEPTED, GraphData
@@ -24,16 +26,17 @@ from app.views.common import Frame, ViewContext, card, err, metric_dropdown, ok
 
 TITLE = "Supernet graph & steering"
 HELP = (
-    "The NAS-Bench-201 cell: 4 nodes, 6 edges, each edge one of 5 ops. Chips show every "
-    "op of every edge: solid = allowed, struck-out = pruned, outlined = pinned. A chip's "
-    "colour says how candidates using that op on that edge score against the others "
+    "The search space as its own description draws it: a cell (a DAG whose edges each "
+    "choose an op) or a chain of layers (each choosing an op). Chips show every op of "
+    "every position: solid = allowed, struck-out = pruned, outlined = pinned. A chip's "
+    "colour says how candidates using that op at that position score against the others "
     "(green better, red worse) on the chosen metric. Clicking a chip prunes/restores it, "
     "or pins/unpins it, and the search obeys the new mask from its next candidate. "
     "The colour is the op's effect: the mean percentile of the cells with it minus those "
     "without it, in percentile points; ▲ or ▼ marks an effect whose 95 % bootstrap "
     "interval excludes zero. The evidence table lists every effect with its interval and "
     "n. A suggestion is a prune the evidence supports after a Holm correction over every "
-    "op tested (never the last op of an edge, never one the budget would refuse); Accept "
+    "op tested (never the last op of a position, never one the budget would refuse); Accept "
     "sends it like a chip click, with its evidence as the note, and Undo reverts it. In "
     "teaching mode the suggestions stay hidden until you have steered yourself."
 )
@@ -63,25 +66,24 @@ ALL_DISMISS = {"type": DISMISS, "key": ALL}
 
 
 def _chip_rows(vc: ViewContext) -> list[html.Div]:
-    """Static chip buttons (one per edge and op); callbacks only restyle them, so a click
-    never lands on a node that a re-render replaced."""
-    space = vc.space
+    """Static chip buttons (one per position and op, named by the space); callbacks only
+    restyle them, so a click never lands on a node that a re-render replaced."""
+    g = vc.space.graph()
     rows = []
-    for e, (i, j) in enumerate(space.edges):
+    for e, note in enumerate(g.notes or ("",) * len(g.edges)):
         chips = [
-            html.Button(plots.op_label(op), id={"type": CHIP, "edge": e, "op": op},
+            html.Button(g.op_label(op), id={"type": CHIP, "edge": e, "op": op},
                         className="chip allowed", n_clicks=0)
-            for op in space.ops
+            for op in g.ops
         ]  # fmt: skip
-        rows.append(
-            html.Div([html.Span(f"e{e} {i}→{j}", className="edge-label"), *chips],
-                     className="chip-row")
-        )  # fmt: skip
+        label = html.Span(position_title(vc.space, e), className="edge-label", title=note)
+        extra = [html.Span(note, className="position-note")] if note else []
+        rows.append(html.Div([label, *chips, *extra], className="chip-row"))
     return rows
 
 
 _COLUMN_NAMES = {
-    "position": "edge",
+    "position": "position",
     "op": "op",
     "state": "state",
     "n": "n",
@@ -217,6 +219,18 @@ def accept_suggestion(
     return vc.controller.steer(s.action, s.position, s.op, note=ACCEPTED + s.note())
 
 
+def graph_figure(vc: ViewContext, data: GraphData) -> dict[str, Any]:
+    """The space under the mask, drawn from its own description: every position named and
+    labelled with what the mask leaves there."""
+    g = vc.space.graph()
+    labels, colours = zip(
+        *(plots.mask_edge(e.allowed, e.pinned, g) for e in data.edges), strict=True
+    )
+    return plots.cell_figure(
+        g, labels, colours=colours, names=position_names(vc.space), notes=g.notes
+    )
+
+
 def register(app: Dash, vc: ViewContext) -> None:
     """Wire the chips to steering commands and the graph to snapshots."""
 
@@ -256,12 +270,8 @@ def register(app: Dash, vc: ViewContext) -> None:
     )
     def update(_v: Any, metric: str, _alert: Any, selection: Any, hide: Any, reveal: Any) -> Any:
         f, data = steering_data(vc, metric, selection, hide, reveal)
-        n_ops = len(vc.space.ops)
-        labels, colours = zip(
-            *(plots.mask_edge(e.allowed, e.pinned, n_ops) for e in data.edges), strict=True
-        )
-        fig = plots.cell_figure(vc.space.edges, labels, colours=colours)
-        # ALL outputs follow the order of the chips in the layout: edge-major, ops in order
+        fig = graph_figure(vc, data)
+        # ALL outputs follow the order of the chips in the layout: position-major, ops in order
         chips = [data.chips[(int(o["id"]["edge"]), o["id"]["op"])] for o in ctx.outputs_list[1]]
         hist = [
             html.Li([html.Span(t, className="muted"), text, html.Em(f" “{n}”") if n else ""])

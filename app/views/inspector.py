@@ -5,19 +5,28 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import ids, plots
 from app.controller import InputError
-from app.viewmodel import export_scores, inspector_data, metric_label, proxy_names
+from app.viewmodel import (
+    example_arch,
+    export_scores,
+    inspector_data,
+    metric_label,
+    neighbour_labels,
+    position_names,
+    proxy_names,
+)
 from app.views.common import ViewContext, card, err, fmt, ok
 
 TITLE = "Architecture inspector"
 HELP = (
     "Why does this cell rank high? Each proxy with its percentile among evaluated cells; "
-    "how the score and the ground truth change when one edge's op is swapped (computed in "
+    "how the score and the ground truth change when one position's op is swapped (computed in "
     "the background, then cached); ZiCo's per-layer terms. Export as JSON or PyTorch."
 )
 
@@ -49,7 +58,7 @@ def layout(vc: ViewContext) -> html.Div:
                     type="text",
                     debounce=True,
                     className="arch-input",
-                    placeholder="|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|...|",
+                    placeholder=f"e.g. {example_arch(vc.space)}",
                 ),
                 html.Button("Inspect", id=INSPECT_BTN, className="btn"),
                 html.Button("Train from scratch", id=TRAIN_BTN, className="btn"),
@@ -121,6 +130,26 @@ def _job_figure(job: Any, pending: str, draw: Any) -> dict[str, Any]:
     return plots.empty_figure(pending)
 
 
+def cell_diagram(vc: ViewContext, ops: Sequence[str]) -> dict[str, Any]:
+    """The inspected cell drawn from the space's description, each position with its op."""
+    g = vc.space.graph()
+    return plots.cell_figure(
+        g,
+        [g.op_label(o) for o in ops],
+        colours=[plots.op_colour(g.ops, o) for o in ops],
+        names=position_names(vc.space),
+        notes=g.notes,
+    )
+
+
+def attribution(
+    vc: ViewContext, rows: Sequence[Mapping[str, Any]], metric: str, *, show_truth: bool
+) -> dict[str, Any]:
+    """The one-edit attribution chart, each bar named by its position and op."""
+    labels = neighbour_labels(rows, vc.space)
+    return plots.attribution_figure(rows, metric, labels=labels, show_truth=show_truth)
+
+
 def register(app: Dash, vc: ViewContext) -> None:
     """Wire the arch box, the buttons and the background jobs."""
     controller = vc.controller
@@ -175,11 +204,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             return plots.empty_figure(PLACEHOLDER), "", blank, blank, True
         f = vc.frame(hide, reveal)
         d = inspector_data(f.df, vc.space, arch, hide_truth=f.hide_truth, snap=f.snap)
-        cell = plots.cell_figure(
-            vc.space.edges,
-            [plots.op_label(o) for o in d.ops],
-            colours=[plots.op_colour(o) for o in d.ops],
-        )
+        cell = cell_diagram(vc, d.ops)
         nb = controller.neighbours(arch, metric)
         zl = controller.zico_layers(arch)
         show_truth = not f.hide_truth and nb.state == "done"
@@ -187,7 +212,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         attr = _job_figure(
             nb,
             f"scoring the {d.n_neighbours} one-edit neighbours on {metric} in the background…",
-            lambda rows: plots.attribution_figure(rows, metric, show_truth=show_truth),
+            lambda rows: attribution(vc, rows, metric, show_truth=show_truth),
         )
         zfig = _job_figure(zl, "computing per-layer ZiCo terms…", plots.zico_layers_figure)
         pending = nb.state == "pending" or zl.state == "pending"

@@ -14,7 +14,7 @@ from nas_engine.cli.base import (
     main,
     parse_set,
 )
-from nas_engine.search_spaces import create_space
+from nas_engine.search_spaces import DEFAULT_SPACE, create_space, list_spaces
 
 
 # ------------------------------------------------------------------------------- data
@@ -83,6 +83,13 @@ def demo(dataset: str, num: int, epochs: int, seed: int, channels: int, cells: i
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @dataset_options
+@click.option(
+    "--space",
+    default=DEFAULT_SPACE,
+    show_default=True,
+    type=click.Choice(list_spaces()),
+    help="Search space of new runs (the latest stored run of it is reopened).",
+)
 @click.option("--benchmark", default=None, metavar="SPEC", help="Ground truth csv:PATH[:COLUMN].")
 @click.option("--db", default="data/nasnav.db", show_default=True, help="SQLite database.")
 @click.option("--cache-dir", default="data/cache", show_default=True, help="Layout cache.")
@@ -108,6 +115,7 @@ def serve(
     port: int,
     dataset: str,
     data_dir: str | None,
+    space: str,
     benchmark: str | None,
     db: str,
     cache_dir: str,
@@ -126,7 +134,7 @@ def serve(
         fail(f"the app needs the 'app' extra: pip install -e '.[app]' ({exc})")
     if threads:
         torch.set_num_threads(threads)
-    defaults = {"dataset": dataset, "data_dir": data_dir, "benchmark": benchmark}
+    defaults = {"dataset": dataset, "data_dir": data_dir, "space": space, "benchmark": benchmark}
     try:
         serve_app(
             db=db,
