@@ -23,9 +23,27 @@ TINY = {
 }
 
 
+#: The macro chain's tiny networks: it has a width option only, so the ``*_N`` stay unset.
+TINY_MACRO = {
+    **{k: v for k, v in TINY.items() if k != "proxy_N"},
+    "space": "macro",
+    "proxy_C": 4,
+    "supernet_C": 4,
+    "train_C": 4,
+}
+
+
 def make_controller(tmp: Path, *, db: str = "app.db", **overrides: Any) -> AppController:
     """A controller on the synthetic set with tiny networks and a PCA layout."""
-    cfg = SearchConfig(**{**TINY, **overrides})
+    return _controller(tmp, SearchConfig(**{**TINY, **overrides}), db=db)
+
+
+def make_macro_controller(tmp: Path, *, db: str = "app.db", **overrides: Any) -> AppController:
+    """:func:`make_controller` serving the macro space (tiny widths, no depth option)."""
+    return _controller(tmp, SearchConfig(**{**TINY_MACRO, **overrides}), db=db)
+
+
+def _controller(tmp: Path, cfg: SearchConfig, *, db: str) -> AppController:
     storage = SQLiteStorage(tmp / db)
     data = load_dataset(cfg.dataset, seed=cfg.seed)
     return AppController(

@@ -14,7 +14,7 @@ from dash.testing.wait import until
 
 from app import create_app, ids
 from app.views import embedding, graph, inspector, progress
-from tests.app_helpers import make_controller
+from tests.app_helpers import make_controller, make_macro_controller
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = os.environ.get("NASNAV_SCREENSHOTS_DIR")
@@ -290,3 +290,47 @@ def test_accept_a_suggestion_then_undo(served_params) -> None:
     before = len(duo.find_elements(f"#{graph.SUGGESTIONS} li"))
     duo.find_elements(f"#{graph.SUGGESTIONS} button")[1].click()
     until(lambda: len(duo.find_elements(f"#{graph.SUGGESTIONS} li")) == before - 1, 20)
+
+
+@pytest.fixture
+def served_macro(dash_duo, tmp_path: Path):
+    """The app serving the macro chain (tiny widths)."""
+    yield from _serve(dash_duo, make_macro_controller(tmp_path))
+
+
+def test_macro_space_prune_pin_and_undo(served_macro) -> None:
+    duo, controller = served_macro
+    assert len(duo.find_elements(".chip")) == 24  # 8 layers × 3 ops
+    labels = [el.text for el in duo.find_elements(".edge-label")]
+    assert labels == [f"L{k}" for k in range(1, 9)]
+    assert [el.text for el in duo.find_elements(".chip")[:3]] == ["id", "k3e3", "k5e6"]
+    lines = f"document.querySelector('#{graph.CELL_GRAPH} .js-plotly-plot')"
+    until(lambda: duo.driver.execute_script(f"const g={lines}; return g && g.data.length"), 20)
+    ys = duo.driver.execute_script(f"return {lines}.data.slice(-1)[0].y;")
+    assert len(ys) == 9 and set(ys) == {0}  # the chain's nodes, in one row
+    _start(duo, controller)
+    # prune the identity on layer 2
+    duo.find_element(_chip(1, "id")).click()
+    until(lambda: controller.snapshot().mask.state(1, "id") == "pruned", timeout=20)
+    duo.wait_for_element(_chip(1, "id") + ".pruned", timeout=10)
+    duo.wait_for_contains_text(f"#{graph.HISTORY}", "prune L2 id", timeout=10)
+    # pin layer 3 to the wide block: its other ops are blocked, the diagram says so
+    duo.find_elements(f"#{graph.CLICK_MODE} input")[1].click()
+    duo.find_element(_chip(2, "ir_k5_e6")).click()
+    until(lambda: controller.snapshot().mask.state(2, "ir_k5_e6") == "pinned", timeout=20)
+    duo.wait_for_element(_chip(2, "ir_k5_e6") + ".pinned", timeout=10)
+    duo.wait_for_element(_chip(2, "id") + ".blocked", timeout=10)
+    duo.wait_for_contains_text(f"#{graph.HISTORY}", "pin L3 ir_k5_e6", timeout=10)
+    duo.wait_for_contains_text(f"#{graph.CELL_GRAPH}", "k5e6 (pinned)", timeout=10)
+    v_pin = controller.snapshot().mask_version
+    n = controller.snapshot().n_evaluated
+    until(lambda: controller.snapshot().n_evaluated >= n + 2, timeout=120)
+    later = [c for c in controller.snapshot().candidates if c.mask_version >= v_pin]
+    assert later and all(c.arch[1] != "0" and c.arch[2] == "2" for c in later)
+    # undo the pin: the layer is open again, the prune stays
+    duo.find_element(f"#{graph.UNDO}").click()
+    until(lambda: controller.snapshot().mask.state(2, "ir_k5_e6") == "allowed", timeout=20)
+    duo.wait_for_element(_chip(2, "id") + ".allowed", timeout=10)
+    duo.wait_for_element(_chip(1, "id") + ".pruned", timeout=10)
+    duo.wait_for_contains_text(f"#{graph.HISTORY}", "undo", timeout=10)
+    assert controller.snapshot().mask.state(1, "id") == "pruned"

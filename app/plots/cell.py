@@ -75,12 +75,12 @@ def _digraph(shape: Shape) -> nx.DiGraph:
 def node_layout(shape: Shape) -> dict[int, tuple[float, float]]:
     """Coordinates of every node: ``x`` is the node's topological generation.
 
-    A chain, or a cell whose edges form a single path, lies on one row (``y = 0``). In
-    any other cell the first and last generations sit at ``y = 0`` and the middle ones
-    alternate ``±SPREAD`` (several nodes of one generation are spread around that).
+    A graph whose edges form a single path (a chain of layers) lies on one row
+    (``y = 0``). In any other the first and last generations sit at ``y = 0`` and the
+    middle ones alternate ``±SPREAD`` (several nodes of one generation spread around that).
 
     Args:
-        shape: The space's structure (``kind``, ``nodes``, ``edges``).
+        shape: The space's structure (its ``nodes`` and ``edges``).
 
     Returns:
         ``node → (x, y)``.
@@ -91,11 +91,10 @@ def node_layout(shape: Shape) -> dict[int, tuple[float, float]]:
     g = _digraph(shape)
     gens = [sorted(gen) for gen in nx.topological_generations(g)]
     path = all(len(gen) == 1 for gen in gens) and g.number_of_edges() == len(gens) - 1
-    flat = shape.kind == "chain" or path
     xy: dict[int, tuple[float, float]] = {}
     for x, gen in enumerate(gens):
         middle = 0 < x < len(gens) - 1
-        base = 0.0 if flat or not middle else (SPREAD if x % 2 else -SPREAD)
+        base = 0.0 if path or not middle else (SPREAD if x % 2 else -SPREAD)
         for i, n in enumerate(gen):
             xy[n] = (float(x), base + (i - (len(gen) - 1) / 2) * SPREAD)
     return xy
