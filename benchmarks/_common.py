@@ -61,28 +61,40 @@ class ScoreCache:
     """
 
     def __init__(self, path: Path, suite: ProxySuite, seed_from: Sequence[Path]) -> None:
-        import pandas as pd
-
         self.path, self.suite, self.names = path, suite, list(suite.names)
         self.scores: dict[str, dict[str, float]] = {}
         self.computed = 0  # cells scored by this object
         self.seconds = 0.0  # time spent scoring them
-        if path.is_file():
-            for row in pd.read_csv(path).to_dict("records"):
-                self.scores[row["arch"]] = {n: float(row[n]) for n in self.names}
-        for src in seed_from:  # other score files made with the same settings
-            if src == path or not src.is_file():
-                continue
-            df = pd.read_csv(src)
-            if all(n in df.columns for n in self.names):
-                for row in df[["arch", *self.names]].to_dict("records"):
-                    self.scores.setdefault(row["arch"], {n: float(row[n]) for n in self.names})
+        # the file itself first, then other score files made with the same settings
+        for src in [path, *(s for s in seed_from if s != path)]:
+            for arch, vals in self._read(src).items():
+                self.scores.setdefault(arch, vals)
         fresh = not path.is_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f = path.open("a", newline="")
         self._w = csv.writer(self._f)
         if fresh:
             self._w.writerow(["arch", *self.names])
+
+    def _read(self, src: Path) -> dict[str, dict[str, float]]:
+        """The complete rows of a score file holding every proxy column, keyed by the arch
+        *text* (codes like ``00000122`` keep their zeros); a torn last row is skipped."""
+        if not src.is_file():
+            return {}
+        with src.open(newline="") as f:
+            rows = csv.reader(f)
+            head = next(rows, [])
+            if "arch" not in head or not all(n in head for n in self.names):
+                return {}
+            at, col = head.index("arch"), [head.index(n) for n in self.names]
+            return {
+                r[at]: {
+                    n: float(r[i]) if r[i] else float("nan")
+                    for n, i in zip(self.names, col, strict=True)
+                }
+                for r in rows
+                if len(r) == len(head)
+            }
 
     def get(self, arch: str) -> dict[str, float]:
         """The scores of ``arch`` (a cell string), computed and appended when missing."""

@@ -26,7 +26,6 @@ Scores are cached per cell under ``data/bench/`` (resumable; seeded from the
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import statistics
@@ -62,32 +61,6 @@ TRUTH = {"macro": "nas_bench_macro_cifar10.csv:mean_acc", "nb201": "nb201_cifar1
 QUOTED = {"optimum": 91.51, "oracle_random": 91.23, "max_params": 82.51}
 MARKS = (25, 50, 100)
 Score = Callable[[str], dict[str, float]]
-
-
-class StrCache(ScoreCache):
-    """A :class:`ScoreCache` keyed by arch *strings*: pandas would read ``00000122`` as the
-    number 122, so the rows are read again as text; a seed file's incomplete (still being
-    written) rows are skipped."""
-
-    def __init__(self, path: Path, suite: Any, seed_from: Sequence[Path]) -> None:
-        super().__init__(path, suite, [])
-        self.scores = {}
-        for src in [path, *seed_from]:
-            if not src.is_file():
-                continue
-            with src.open(newline="") as f:
-                rows = csv.reader(f)
-                head = next(rows, [])
-                if not all(n in head for n in self.names):
-                    continue
-                at = [head.index(n) for n in self.names]
-                for r in rows:
-                    if len(r) == len(head):
-                        vals = {
-                            n: float(r[i]) if r[i] else math.nan
-                            for n, i in zip(self.names, at, strict=True)
-                        }
-                        self.scores.setdefault(r[0], vals)
 
 
 def plan(warmup: int) -> list[tuple[str, str, dict[str, Any], str]]:
@@ -270,10 +243,10 @@ def main() -> None:
     seeds_from = sorted(CACHE.glob(args.seed_from.format(space=args.space)))
     members = list(DEFAULT_ENSEMBLE)
 
-    def cache(names: list[str], extra: Sequence[Path] = ()) -> StrCache:
+    def cache(names: list[str], extra: Sequence[Path] = ()) -> ScoreCache:
         suite = ProxySuite(space, names, data=data, batch_size=64, seed=0, build_kwargs=net)
         path = CACHE / f"macro_search_{args.space}_{'-'.join(names)}.csv"
-        return StrCache(path, suite, [*seeds_from, *extra])
+        return ScoreCache(path, suite, [*seeds_from, *extra])
 
     fit_cache = cache(members)
     cheap_cache = cache([args.cheap], [fit_cache.path])

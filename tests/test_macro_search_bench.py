@@ -10,7 +10,8 @@ import statistics
 import numpy as np
 import pytest
 
-from benchmarks.macro_search import StrCache, baselines, run_one
+from benchmarks._common import ScoreCache
+from benchmarks.macro_search import baselines, run_one
 from nas_engine.data import load_dataset
 from nas_engine.proxies import ProxySuite, rank_ensemble
 from nas_engine.resources import CostTable, Region, ResourceBudget
@@ -35,7 +36,7 @@ def test_asks_stay_in_region_and_returned_is_ensemble_best(setting, tmp_path, st
     data = load_dataset("synthetic")
     members = ["params", "flops"]
     suite = ProxySuite(space, members, data=data, batch_size=8, seed=0, build_kwargs={"C": 8})
-    cache = StrCache(tmp_path / "scores.csv", suite, [])
+    cache = ScoreCache(tmp_path / "scores.csv", suite, [])
 
     def cheap(archs):
         return np.array([costs.params[space.index(a)] for a in archs])
@@ -50,7 +51,7 @@ def test_asks_stay_in_region_and_returned_is_ensemble_best(setting, tmp_path, st
         assert r["returned_at"][t - 1] == int(np.argmax(ens))
     assert r["returned"] == r["archs"][r["returned_at"][-1]]
     # the cache reloads under the same string keys (leading zeros kept), scoring nothing
-    again = StrCache(tmp_path / "scores.csv", suite, [])
+    again = ScoreCache(tmp_path / "scores.csv", suite, [])
     assert set(again.scores) == set(r["archs"])
     for a in r["archs"]:
         assert again.get(a) == pytest.approx(cache.scores[a])
