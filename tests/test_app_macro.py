@@ -187,3 +187,16 @@ def test_serve_takes_the_space_and_reopens_only_its_runs(tmp_path: Path, monkeyp
     assert m.open_latest() is None and m.session is None
     m.close()
     m.storage.close()
+
+
+def test_a_benchmark_of_another_space_is_refused(tmp_path: Path) -> None:
+    from app import InputError
+    from app.controller import AppController
+
+    table = tmp_path / "nb201.csv"
+    table.write_text("arch,acc\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,10.0\n")
+    with pytest.raises(InputError, match="holds 'nb201' architectures, not 'macro'"):
+        AppController.open(
+            tmp_path / "a.db",
+            defaults={"space": "macro", "dataset": "synthetic", "benchmark": f"csv:{table}"},
+        )

@@ -110,7 +110,7 @@ class AppController(BackgroundJobs):
             cfg = dataclasses.replace(SearchConfig(), **dict(defaults or {}))
             data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed)
             if cfg.benchmark:
-                load_ground_truth(cfg.benchmark)  # fail now, not in a callback
+                load_ground_truth(cfg.benchmark, space=cfg.space)  # fail now, not later
             if cfg.latency:
                 load_latency(cfg.latency, create_space(cfg.space))
         except (CommandError, DatasetError, GroundTruthError, TypeError, ValueError) as exc:
@@ -176,7 +176,7 @@ class AppController(BackgroundJobs):
         with self._lock:
             if not self._truth_loaded:
                 b = self.defaults.benchmark
-                self._truth = load_ground_truth(b) if b else None
+                self._truth = load_ground_truth(b, space=self.space.name) if b else None
                 self._truth_loaded = True
             return self._truth
 
