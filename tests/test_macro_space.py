@@ -173,6 +173,9 @@ def test_spos_trains_only_allowed_choices(sp: Any, data: Any) -> None:
     assert not torch.equal(before["stem.0.weight"], after["stem.0.weight"])
     est = tr.estimate(sp.from_string("10000000"))
     assert 0.0 <= est.acc <= 100.0 and est.images > 0
+    # the supernet's size is the config's where set, else the space's own default
+    assert tr.model.C == 4
+    assert SupernetTrainer(sp, data, SupernetConfig(batch_size=16)).model.C == 16
 
 
 # ---------------------------------------------------------------------- ground truth
