@@ -261,8 +261,7 @@ class SearchConfig:
         Raises:
             CommandError: A size option the space does not have.
         """
-        prefix = {"proxy": "proxy", "supernet": "supernet", "train": "train"}[role]
-        given = {k: getattr(self, f"{prefix}_{k}") for k in ("C", "N")}
+        given = {k: getattr(self, f"{role}_{k}", None) for k in ("C", "N")}
         try:
             return space.network_options(role, **given)
         except ValueError as exc:
