@@ -208,6 +208,12 @@ def test_space_info_and_describe_cli() -> None:
     out = CliRunner().invoke(main, ["space", "describe", "macro", "12012100"])
     assert out.exit_code == 0 and "params  899,082" in out.output
     assert "layer L1  ir_k3_e3  (stride 2, 32→64)" in out.output
+    out = CliRunner().invoke(
+        main, ["space", "sample", "macro", "-n", "20", "--prune", "L8:ir_k5_e6", "--pin", "0:id"]
+    )
+    codes = out.output.split()
+    assert out.exit_code == 0 and len(codes) == 20
+    assert all(c[0] == "0" and c[7] != "2" for c in codes)
     out = CliRunner().invoke(main, ["space", "describe", "macro", "12012100", "--N", "2"])
     assert out.exit_code == 2 and "no network option 'N'" in out.output
 

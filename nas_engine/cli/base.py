@@ -20,7 +20,8 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def parse_edge_op(text: str, space: Any) -> tuple[int, str]:
-    """Parse ``EDGE:OP`` where EDGE is an index (0..5) or ``i->j`` (e.g. ``0->3``).
+    """Parse ``EDGE:OP`` where EDGE is an index (``0..n-1``), ``i->j`` (e.g. ``0->3``) or
+    the position's label (``L4`` for a macro layer).
 
     Args:
         text: The option value.
@@ -33,7 +34,10 @@ def parse_edge_op(text: str, space: Any) -> tuple[int, str]:
     if not sep or not op:
         raise click.BadParameter(f"{text!r}: expected EDGE:OP, e.g. 3:none or 0->3:none")
     edge_s = edge_s.strip()
-    if "->" in edge_s:
+    labels = space.graph().labels
+    if edge_s in labels:  # the position's own name: L4 (macro), 0→3 (NB201)
+        edge = labels.index(edge_s)
+    elif "->" in edge_s:
         try:
             pair = tuple(int(p) for p in edge_s.split("->"))
         except ValueError:
