@@ -32,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import REPO, RESULTS, markdown_table, sample_cells, shared_dir
+from benchmarks.budget_search import run_stamp
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import DEFAULT_ENSEMBLE, ProxySuite, correlations, rank_ensemble
@@ -155,6 +156,7 @@ def main() -> None:
     rows.append([label, c["spearman"], f"{lo:.3f}–{hi:.3f}", c["kendall"], c["top_precision"],
                  0, float("nan")])  # fmt: skip
     rows.sort(key=lambda r: -r[1] if r[1] == r[1] else 1.0)
+    stamp = run_stamp()
     title = (
         f"### Proxy fidelity on NAS-Bench-Macro: {len(population)} uniform architectures "
         f"(seed {args.seed}), CIFAR-10 subset, batch {args.batch_size}, benchmark network "
@@ -167,7 +169,14 @@ def main() -> None:
         markdown_table(header, rows), "",
         "Truth: `mean_acc` of `nas_bench_macro_cifar10.csv`. CI: percentile bootstrap over "
         "the cells, 1,000 resamples. Reference from the shared data's README (all 6,561 "
-        f"cells): FLOPs {REFERENCE['flops']}, #params {REFERENCE['params']}.",
+        f"cells): FLOPs {REFERENCE['flops']}, #params {REFERENCE['params']}. Seconds: the "
+        "suite shares passes, and charges each to the first proxy that needs it (the "
+        "gradient pass to fisher, AZ-NAS's pass to az_expressivity), so the proxies that "
+        "read a shared pass show almost nothing.",
+        "",
+        f"Run: commit {stamp['git_commit'][:10]}, {stamp['date']}, {stamp['cpu_count']} "
+        f"cores, {stamp['torch_threads']} torch thread(s) for the report (scoring: the "
+        "parts' own processes, one thread each).",
         "",
         f"Command: `python benchmarks/macro_fidelity.py --n {args.n} --seed {args.seed}`",
     ])  # fmt: skip
@@ -175,7 +184,10 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.out}.md").write_text(md + "\n")
     Path(f"{args.out}.json").write_text(
-        json.dumps({"cells": len(population), "seed": args.seed, "proxies": report}, indent=2)
+        json.dumps(
+            {"cells": len(population), "seed": args.seed, "run": stamp, "proxies": report},
+            indent=2,
+        )
     )
 
 
