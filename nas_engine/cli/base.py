@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from nas_engine import __version__
-from nas_engine.search_spaces import MaskError, OpMask, list_spaces
+from nas_engine.search_spaces import DEFAULT_SPACE, MaskError, OpMask, list_spaces
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -87,6 +87,18 @@ def network(space: Any, channels: int | None, cells: int | None, role: str = "pr
         return space.network_options(role, C=channels, N=cells)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def space_flag(f: Any) -> Any:
+    """``--space``: a registered space, the default one when not given."""
+    return click.option(
+        "--space",
+        "space_name",
+        default=DEFAULT_SPACE,
+        show_default=True,
+        type=click.Choice(list_spaces()),
+        help="Search space.",
+    )(f)
 
 
 def space_option(f: Any) -> Any:

@@ -9,9 +9,16 @@ from typing import Any
 import click
 import numpy as np
 
-from nas_engine.cli.base import dataset_options, fail, main, network, network_options
+from nas_engine.cli.base import (
+    dataset_options,
+    fail,
+    main,
+    network,
+    network_options,
+    space_flag,
+)
 from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
-from nas_engine.search_spaces import DEFAULT_SPACE, create_space, list_spaces
+from nas_engine.search_spaces import create_space
 
 
 # ------------------------------------------------------------------------------ proxies
@@ -37,13 +44,7 @@ def proxies_cmd(as_json: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--space",
-    "space_name",
-    default=DEFAULT_SPACE,
-    show_default=True,
-    type=click.Choice(list_spaces()),
-)
+@space_flag
 @click.option(
     "--archs",
     "archs_file",
@@ -255,13 +256,7 @@ def correlate(
 
 # -------------------------------------------------------------------------- space-scores
 @main.command("space-scores")
-@click.option(
-    "--space",
-    "space_name",
-    default=DEFAULT_SPACE,
-    show_default=True,
-    type=click.Choice(list_spaces()),
-)
+@space_flag
 @click.option(
     "--proxies",
     "proxy_spec",

@@ -15,9 +15,10 @@ from nas_engine.cli.base import (
     main,
     parse_edge_op,
     parse_set,
+    space_flag,
 )
 from nas_engine.runner.config import SearchConfig
-from nas_engine.search_spaces import DEFAULT_SPACE, MaskError, create_space, list_spaces
+from nas_engine.search_spaces import MaskError, create_space
 
 
 # ----------------------------------------------------------------------------- search
@@ -66,13 +67,7 @@ def _best_table(snap: Any, top: int = 10) -> str:
 
 
 @main.command()
-@click.option(
-    "--space",
-    "space_name",
-    default=DEFAULT_SPACE,
-    show_default=True,
-    type=click.Choice(list_spaces()),
-)
+@space_flag
 @dataset_options
 @click.option(
     "--strategy",
