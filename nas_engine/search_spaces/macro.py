@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from nas_engine.search_spaces.base import SPACES, SearchSpace
+from nas_engine.search_spaces.base import SPACES, SearchSpace, standalone_source
 from nas_engine.search_spaces.macro_model import (
     HEAD_PER_STEM,
     MACRO_OPS,
@@ -138,26 +137,11 @@ class MacroSpace(SearchSpace[MacroArch]):
         from nas_engine.search_spaces import macro_model
 
         a = self.from_string(arch) if isinstance(arch, str) else arch
-        tail = f'''
-
-# ----------------------------------------------------------------- the exported network
-ARCH = {a.code!r}
-OPS = {a.ops!r}
-
-
+        build = f'''
 def build_model(*, C: int = {C}, num_classes: int = {num_classes}, in_channels: int = 3):
     """The NAS-Bench-Macro network of ``ARCH`` (stem C, head {HEAD_PER_STEM}·C)."""
     return build_macro(OPS, C=C, num_classes=num_classes, in_channels=in_channels)
-
-
-if __name__ == "__main__":
-    model = build_model()
-    n = sum(p.numel() for p in model.parameters())
-    print(ARCH)
-    print(f"{{n:,}} parameters;", tuple(model(torch.randn(2, 3, 32, 32)).shape))
 '''
-        head = (
-            f"# Standalone PyTorch model exported by nasnav.\n# NAS-Bench-Macro {a.code}\n"
-            "# Needs only torch.\n"
+        return standalone_source(
+            macro_model, title=f"NAS-Bench-Macro {a.code}", arch=a.code, ops=a.ops, build=build
         )
-        return head + inspect.getsource(macro_model) + tail

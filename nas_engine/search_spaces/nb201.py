@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from nas_engine.search_spaces.base import SPACES, SearchSpace
+from nas_engine.search_spaces.base import SPACES, SearchSpace, standalone_source
 from nas_engine.search_spaces.nb201_model import (
     NB201_EDGES,
     NB201_OPS,
@@ -191,29 +190,16 @@ class NB201Space(SearchSpace[NB201Arch]):
 
         a = self.from_string(arch) if isinstance(arch, str) else arch
         s = self.to_string(a)
-        tail = f'''
-
-# ----------------------------------------------------------------- the exported cell
-ARCH = {s!r}
-OPS = {tuple(self.ops_of(a))!r}
-
-
+        build = f'''
 def build_model(
     *, C: int = {C}, N: int = {N}, num_classes: int = {num_classes}, in_channels: int = 3
 ) -> NB201Network:
     """The NB201 network of ``ARCH``."""
     return build_nb201(OPS, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
-
-
-if __name__ == "__main__":
-    model = build_model()
-    n = sum(p.numel() for p in model.parameters())
-    print(ARCH)
-    print(f"{{n:,}} parameters;", tuple(model(torch.randn(2, 3, 32, 32)).shape))
 '''
-        head = f"# Standalone PyTorch model exported by nasnav.\n# Cell: {s}\n"
-        head += "# Needs only torch.\n"
-        return head + inspect.getsource(nb201_model) + tail
+        return standalone_source(
+            nb201_model, title=f"Cell: {s}", arch=s, ops=self.ops_of(a), build=build
+        )
 
     def info(self) -> dict[str, Any]:
         """Return a JSON-ready summary of the space."""
