@@ -34,6 +34,20 @@ def sample_cells(space: Any, n: int, seed: int) -> list[str]:
     return [space.to_string(a) for a in space.sample_distinct(n, np.random.default_rng(seed))]
 
 
+def bootstrap_ci(pred: Any, truth: Any, *, seed: int, n: int = 1000) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of Spearman ρ over the cells."""
+    import numpy as np
+
+    from nas_engine.proxies import correlations
+
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n):
+        i = rng.integers(0, len(pred), len(pred))
+        vals.append(correlations(pred[i], truth[i])["spearman"])
+    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Format rows as a GitHub markdown table (floats to 3 decimals)."""
 

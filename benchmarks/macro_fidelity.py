@@ -31,7 +31,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, markdown_table, sample_cells, shared_dir
+from benchmarks._common import (
+    REPO,
+    RESULTS,
+    bootstrap_ci,
+    markdown_table,
+    sample_cells,
+    shared_dir,
+)
 from benchmarks.budget_search import run_stamp
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
@@ -44,18 +51,6 @@ from nas_engine.search_spaces import create_space
 #: shared data's README gives them: a reference, not our measurement.
 REFERENCE = {"flops": 0.75, "params": 0.32}
 SCORES = REPO / "data" / "bench"
-
-
-def bootstrap_ci(
-    pred: np.ndarray, truth: np.ndarray, *, seed: int, n: int = 1000
-) -> tuple[float, float]:
-    """95 % percentile-bootstrap interval of Spearman ρ over the cells."""
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n):
-        i = rng.integers(0, len(pred), len(pred))
-        vals.append(correlations(pred[i], truth[i])["spearman"])
-    return float(np.nanpercentile(vals, 2.5)), float(np.nanpercentile(vals, 97.5))
 
 
 def read_rows(path: Path) -> dict[str, dict[str, float]]:

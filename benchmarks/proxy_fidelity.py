@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import RESULTS, markdown_table, shared_dir
+from benchmarks._common import RESULTS, bootstrap_ci, markdown_table, shared_dir
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import ProxySuite, correlations, rank_ensemble
@@ -48,18 +48,6 @@ ENSEMBLES = {
     "ensemble (zico+naswot+synflow)": ["zico", "naswot", "synflow"],
     "ensemble (zico+naswot)": ["zico", "naswot"],
 }
-
-
-def bootstrap_ci(
-    pred: np.ndarray, truth: np.ndarray, *, seed: int, n: int = 1000
-) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of Spearman ρ over the cells."""
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n):
-        i = rng.integers(0, len(pred), len(pred))
-        vals.append(correlations(pred[i], truth[i])["spearman"])
-    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
 
 
 def recompute_columns(space: object, data: object, args: argparse.Namespace, tick: object) -> None:
