@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import abc
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -383,6 +385,40 @@ class SearchSpace(abc.ABC, Generic[A]):
             "cells": self.size,
             "networks": {k: dict(v) for k, v in self.network_defaults.items()},
         }
+
+
+def standalone_source(
+    module: ModuleType, *, title: str, arch: str, ops: Sequence[str], build: str
+) -> str:
+    """A standalone PyTorch file: ``module``'s source (torch-only), ``ARCH`` and ``OPS``,
+    ``build`` (the source of its ``build_model()``) and a ``__main__`` that prints the
+    model's size; what :meth:`SearchSpace.module_source` implementations return.
+
+    Args:
+        module: The space's network module.
+        title: The header line naming the architecture.
+        arch: The architecture's string.
+        ops: Its op at every position.
+        build: Source of ``build_model(*, ..., num_classes, in_channels)``.
+    """
+    head = f"# Standalone PyTorch model exported by nasnav.\n# {title}\n# Needs only torch.\n"
+    tail = f"""
+
+# ----------------------------------------------------------- the exported architecture
+ARCH = {arch!r}
+OPS = {tuple(ops)!r}
+
+
+{build.strip()}
+
+
+if __name__ == "__main__":
+    model = build_model()
+    n = sum(p.numel() for p in model.parameters())
+    print(ARCH)
+    print(f"{{n:,}} parameters;", tuple(model(torch.randn(2, 3, 32, 32)).shape))
+"""
+    return head + inspect.getsource(module) + tail
 
 
 #: The space a run uses when none is named.
