@@ -123,17 +123,19 @@ class MacroSpace(SearchSpace[MacroArch]):
         )  # fmt: skip
 
     def build_supernet(
-        self, *, num_classes: int, in_channels: int = 3, C: int = 16, **kwargs: Any
+        self, *, num_classes: int, in_channels: int = 3, C: int | None = None, **kwargs: Any
     ) -> MacroSupernet:
         if kwargs:
             raise TypeError(f"unexpected supernet options for the macro space: {sorted(kwargs)}")
-        return MacroSupernet(C=C, num_classes=num_classes, in_channels=in_channels)
+        opts = self.network_options("supernet", C=C)
+        return MacroSupernet(num_classes=num_classes, in_channels=in_channels, **opts)
 
     def module_source(
-        self, arch: MacroArch, *, num_classes: int = 10, C: int = 32, **kwargs: Any
+        self, arch: MacroArch, *, num_classes: int = 10, C: int | None = None, **kwargs: Any
     ) -> str:
         if kwargs:
             raise TypeError(f"unexpected export options for the macro space: {sorted(kwargs)}")
+        C = self.network_options("proxy", C=C)["C"]
         from nas_engine.search_spaces import macro_model
 
         a = self.from_string(arch) if isinstance(arch, str) else arch

@@ -170,22 +170,36 @@ class NB201Space(SearchSpace[NB201Arch]):
         )
 
     def build_supernet(
-        self, *, num_classes: int, in_channels: int = 3, C: int = 8, N: int = 1, **kwargs: Any
+        self,
+        *,
+        num_classes: int,
+        in_channels: int = 3,
+        C: int | None = None,
+        N: int | None = None,
+        **kwargs: Any,
     ) -> Any:
         """The NB201 supernet: one shared cell of all five ops per edge, stacked 3×N."""
         if kwargs:
             raise TypeError(f"unexpected supernet options: {sorted(kwargs)}")
         from nas_engine.search_spaces.nb201_supernet import NB201Supernet
 
-        return NB201Supernet(C=C, N=N, num_classes=num_classes, in_channels=in_channels)
+        opts = self.network_options("supernet", C=C, N=N)
+        return NB201Supernet(num_classes=num_classes, in_channels=in_channels, **opts)
 
     def module_source(
-        self, arch: NB201Arch, *, num_classes: int = 10, C: int = 16, N: int = 5, **kwargs: Any
+        self,
+        arch: NB201Arch,
+        *,
+        num_classes: int = 10,
+        C: int | None = None,
+        N: int | None = None,
+        **kwargs: Any,
     ) -> str:
         """The NB201 building blocks and a ``build_model()`` whose state-dict keys match
         nasnav's own builder, so weights move between the two."""
         if kwargs:
             raise TypeError(f"unexpected export options: {sorted(kwargs)}")
+        C, N = self.network_options("proxy", C=C, N=N).values()
         from nas_engine.search_spaces import nb201_model
 
         a = self.from_string(arch) if isinstance(arch, str) else arch
