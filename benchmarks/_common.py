@@ -4,7 +4,10 @@ resumable proxy-score cache)."""
 from __future__ import annotations
 
 import csv
+import datetime
+import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -59,6 +62,45 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def run_stamp() -> dict[str, Any]:
+    """Where a result came from: commit (``+dirty`` with local changes), UTC date, CPU
+    cores and the command line."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    return {
+        "commit": commit,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+        if sys.argv and sys.argv[0]
+        else "",
+    }
+
+
+def write_result(name: str, payload: dict[str, Any], *, markdown: str | None = None) -> Path:
+    """Write ``benchmarks/results/<name>.json`` (``payload`` plus a ``stamp``) and, when
+    given, ``<name>.md``; return the JSON path. The README's tables are rendered from
+    these files by ``benchmarks/render_readme.py``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    body = {"stamp": run_stamp(), **payload}
+    path.write_text(json.dumps(body, indent=2, sort_keys=False, default=float) + "\n")
+    if markdown is not None:
+        (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
+    return path
 
 
 class ScoreCache:

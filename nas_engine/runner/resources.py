@@ -120,6 +120,27 @@ def cache_dir(storage: SQLiteStorage) -> Path:
     return base / "cache"
 
 
+def checkpoint_file(
+    storage: SQLiteStorage, run_id: int, checkpoint_dir: str | Path | None = None
+) -> Path:
+    """The run's supernet checkpoint, keyed by the database *and* the run, so two
+    databases in one folder (or sharing ``checkpoint_dir``) never share a file:
+    ``checkpoints/<db name>-<hash of its absolute path>-run_<id>.pt``."""
+    import hashlib
+
+    where = Path(checkpoint_dir) if checkpoint_dir else cache_dir(storage).parent / "checkpoints"
+    if storage.path == ":memory:":
+        import uuid  # an in-memory database is its own: a token that lives with it
+
+        if not hasattr(storage, "_checkpoint_token"):
+            storage._checkpoint_token = uuid.uuid4().hex[:12]  # type: ignore[attr-defined]
+        tag = f"memory-{storage._checkpoint_token}"  # type: ignore[attr-defined]
+    else:
+        full = str(Path(storage.path).expanduser().resolve())
+        tag = f"{Path(full).stem}-{hashlib.sha1(full.encode()).hexdigest()[:8]}"
+    return where / f"{tag}-run_{run_id}.pt"
+
+
 def check_new_run(
     config: SearchConfig, *, data: Dataset | None, cache_dir: str | Path | None
 ) -> Dataset | None:

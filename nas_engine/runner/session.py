@@ -34,7 +34,12 @@ from nas_engine.runner.evidence import accept, run_evidence
 from nas_engine.runner.fidelity import Fidelity, run_fidelities
 from nas_engine.runner.loop import Command, CommandLoop
 from nas_engine.runner.ranking import best, top_archs
-from nas_engine.runner.resources import RunResources, cache_dir, check_new_run
+from nas_engine.runner.resources import (
+    RunResources,
+    cache_dir,
+    check_new_run,
+    checkpoint_file,
+)
 from nas_engine.runner.scratch import store_epoch, train_cell
 from nas_engine.runner.snapshot import CurvePoint, Snapshot, SnapshotStore, wait_for
 from nas_engine.runner.spos import make_trainer, store_point, train_chunk
@@ -84,8 +89,7 @@ class SearchSession(CommandLoop):
         self.truth: GroundTruth | None = (
             load_ground_truth(config.benchmark, space=config.space) if config.benchmark else None
         )
-        base = cache_dir(storage).parent
-        self.checkpoint_path = Path(checkpoint_dir or base / "checkpoints") / f"run_{run_id}.pt"
+        self.checkpoint_path = checkpoint_file(storage, run_id, checkpoint_dir)
         self._lock = threading.RLock()
         self._store = SnapshotStore()
         self._status = "idle"
