@@ -52,6 +52,9 @@ from nas_engine.training import CurvePoint as EpochPoint
 
 #: Most SPOS steps a warm-up tick trains before it publishes a snapshot.
 WARMUP_CHUNK = 25
+#: Proposals a strategy gets to name a cell the run has not evaluated, before the runner
+#: draws one uniformly from the region's cells not evaluated yet.
+REDRAWS = 64
 
 
 class SearchSession(CommandLoop):
@@ -118,7 +121,9 @@ class SearchSession(CommandLoop):
         self._trainer = make_trainer(
             self.space, self.data, config, checkpoint_path=self.checkpoint_path
         )
-        self._rng = np.random.default_rng([config.seed, len(self._candidates)])
+        self._rng = self._restored_rng(storage, run_id, config.seed)
+        self._evaluated: set[int] = {self.space.index(self.space.from_string(c.arch))
+                                     for c in self._candidates}  # fmt: skip
         self._handlers = {
             "start": self._on_start, "resume": self._on_start, "pause": self._on_pause,
             "stop": self._on_stop, "close": self._on_close, "config": self._on_config,
@@ -153,6 +158,16 @@ class SearchSession(CommandLoop):
             session._status = "paused"
         session._publish()
         return session
+
+    def _restored_rng(self, storage: SQLiteStorage, run_id: int, seed: int) -> np.random.Generator:
+        """The generator the run was drawing from: its state as committed with the latest
+        candidate, so a resumed run continues the same stream (a fresh run, or one stored
+        before states were kept, starts from ``[seed, candidates so far]``)."""
+        rng = np.random.default_rng([seed, len(self._candidates)])
+        saved = storage.rng_state(run_id)
+        if saved is not None and self._candidates and saved[0] == self._candidates[-1].seq:
+            rng.bit_generator.state = saved[1]
+        return rng
 
     def _make_strategy(self, name: str) -> Strategy:
         return make_strategy(
@@ -380,10 +395,28 @@ class SearchSession(CommandLoop):
         return self._status == "running"
 
     def _ask(self, region: Region) -> Any:
-        arch = self._strategy.ask(region, self._rng)
-        if not region.allows(arch):  # defensive: never evaluate
-            raise RuntimeError(f"strategy proposed {arch} outside the mask or budget")
-        return arch
+        """The strategy's next proposal that the run has not evaluated yet.
+
+        A cell is evaluated once per run: a proposal already evaluated is asked again (up
+        to :data:`REDRAWS` times), then replaced by a uniform draw among the region's cells
+        not evaluated yet.
+
+        Raises:
+            BudgetError: Every cell of the region has been evaluated.
+        """
+        for _ in range(REDRAWS):
+            arch = self._strategy.ask(region, self._rng)
+            if not region.allows(arch):  # defensive: never evaluate
+                raise RuntimeError(f"strategy proposed {arch} outside the mask or budget")
+            if self.space.index(arch) not in self._evaluated:
+                return arch
+        left = np.setdiff1d(region.cells, np.fromiter(self._evaluated, dtype=np.int64))
+        if not len(left):
+            raise BudgetError(
+                f"all {region.size:,} cells the mask and budget allow have been evaluated; "
+                "widen the mask or the budget to continue"
+            )
+        return self.space.from_index(int(left[int(self._rng.integers(len(left)))]))
 
     def _evaluate_next(self) -> None:
         with self._lock:
@@ -416,13 +449,16 @@ class SearchSession(CommandLoop):
             seconds=time.perf_counter() - t0,
         )
         try:
-            self.storage.add_candidate(self.run_id, record)  # committed before shown
+            self.storage.add_candidate(  # committed before shown, with the generator state
+                self.run_id, record, rng_state=self._rng.bit_generator.state
+            )
         except StorageError as exc:
             self._message = str(exc)
             self._set_status("failed")
             return
         with self._lock:
             self._candidates.append(record)
+        self._evaluated.add(self.space.index(arch))
         if ev.error is None:
             self._strategy.tell(arch, fit)
 

@@ -2,7 +2,9 @@
 
 Every write is its own committed transaction before the runner publishes it in a
 snapshot, so a process killed at any moment (``kill -9``) loses nothing that was shown.
-Candidates have a ``(run_id, seq)`` primary key, so one can never be counted twice.
+Candidates have a ``(run_id, seq)`` primary key, so one can never be counted twice. The
+runner's random-generator state is committed in the same transaction as each candidate,
+so a resumed run continues the very stream it was drawing from.
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ CREATE TABLE IF NOT EXISTS train_curves (
     val_acc REAL NOT NULL,
     seconds REAL NOT NULL,
     PRIMARY KEY (run_id, arch, epoch)
+);
+CREATE TABLE IF NOT EXISTS rng_state (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL
 );
 """
 
@@ -244,30 +251,57 @@ class SQLiteStorage:
         )
 
     # ----------------------------------------------------------------- candidates
-    def add_candidate(self, run_id: int, c: CandidateRecord) -> None:
-        """Insert a candidate (committed on return). A duplicate ``seq`` is refused."""
-        try:
-            self._write(
-                "INSERT INTO candidates VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run_id,
-                    c.seq,
-                    c.arch,
-                    c.mask_version,
-                    c.strategy,
-                    json.dumps({k: _num(v) for k, v in c.scores.items()}),
-                    json.dumps(dict(c.proxy_seconds)),
-                    _num(c.fitness),
-                    _num(c.oneshot),
-                    _num(c.trained_acc),
-                    _num(c.truth),
-                    c.error,
-                    c.created,
-                    c.seconds,
-                ),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise StorageError(f"run {run_id}: candidate {c.seq} already stored") from exc
+    def add_candidate(
+        self, run_id: int, c: CandidateRecord, *, rng_state: Mapping[str, Any] | None = None
+    ) -> None:
+        """Insert a candidate (committed on return). A duplicate ``seq`` is refused.
+
+        Args:
+            run_id: The run.
+            c: The candidate.
+            rng_state: The runner's generator state after drawing ``c`` (a numpy
+                ``bit_generator.state``), stored in the same transaction.
+        """
+        row = (
+            run_id,
+            c.seq,
+            c.arch,
+            c.mask_version,
+            c.strategy,
+            json.dumps({k: _num(v) for k, v in c.scores.items()}),
+            json.dumps(dict(c.proxy_seconds)),
+            _num(c.fitness),
+            _num(c.oneshot),
+            _num(c.trained_acc),
+            _num(c.truth),
+            c.error,
+            c.created,
+            c.seconds,
+        )
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO candidates VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row
+                )
+                if rng_state is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO rng_state VALUES (?, ?, ?)",
+                        (run_id, c.seq, json.dumps(dict(rng_state))),
+                    )
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                self._db.execute("ROLLBACK")
+                raise StorageError(f"run {run_id}: candidate {c.seq} already stored") from exc
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def rng_state(self, run_id: int) -> tuple[int, dict[str, Any]] | None:
+        """``(seq, state)``: the generator state stored with the run's latest candidate
+        (``None`` for a run without one, e.g. from before states were stored)."""
+        rows = self._read("SELECT seq, state FROM rng_state WHERE run_id = ?", (run_id,))
+        return (int(rows[0]["seq"]), json.loads(rows[0]["state"])) if rows else None
 
     def set_trained_acc(self, run_id: int, arch: str, acc: float) -> int:
         """Store a trained accuracy on every candidate row of ``arch``; return rows hit."""
