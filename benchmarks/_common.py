@@ -55,6 +55,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     """Format rows as a GitHub markdown table (floats to 3 decimals)."""
 
     def fmt(v: object) -> str:
+        if v is None:  # a NaN after a JSON round trip
+            return "—"
         if isinstance(v, float):
             return "—" if v != v else f"{v:.3f}"
         return str(v)
@@ -66,7 +68,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 def run_stamp() -> dict[str, Any]:
     """Where a result came from: commit (``+dirty`` with local changes), UTC date, CPU
-    cores and the command line."""
+    cores, the 1-minute load average when the run ended (other work on the machine slows
+    every timing) and the command line."""
 
     def git(*args: str) -> str:
         try:
@@ -80,27 +83,108 @@ def run_stamp() -> dict[str, Any]:
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     if git("status", "--porcelain", "--untracked-files=no"):
         commit += "+dirty"
+    try:
+        load1: float | None = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not on every platform
+        load1 = None
     return {
         "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),
+        "load1": load1,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
         if sys.argv and sys.argv[0]
         else "",
     }
 
 
-def write_result(name: str, payload: dict[str, Any], *, markdown: str | None = None) -> Path:
-    """Write ``benchmarks/results/<name>.json`` (``payload`` plus a ``stamp``) and, when
-    given, ``<name>.md``; return the JSON path. The README's tables are rendered from
-    these files by ``benchmarks/render_readme.py``."""
+def _main_module() -> str | None:
+    """``benchmarks.<x>`` when the running program is ``benchmarks/<x>.py``, else None."""
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not main:
+        return None
+    path = Path(main).resolve()
+    return f"benchmarks.{path.stem}" if path.parent == REPO / "benchmarks" else None
+
+
+def _plain(v: Any) -> Any:
+    """``v`` as plain JSON: numpy scalars and arrays to Python, NaN and ±inf to null."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):  # numpy scalar or array
+        return _plain(v.tolist())
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return None
+    return v
+
+
+def dump_json(v: Any, ind: int = 0) -> str:
+    """JSON with one key per line, but each list of scalars (a curve, a CI) on one line."""
+    pad, inner = " " * ind, " " * (ind + 1)
+    if isinstance(v, dict) and v:
+        items = [f"{inner}{json.dumps(k)}: {dump_json(x, ind + 1)}" for k, x in v.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v):
+        return "[\n" + ",\n".join(inner + dump_json(x, ind + 1) for x in v) + f"\n{pad}]"
+    return json.dumps(v, ensure_ascii=False, allow_nan=False)
+
+
+def write_result(
+    name: str,
+    payload: dict[str, Any],
+    *,
+    markdown: str | None = None,
+    renderer: str | None = None,
+) -> Path:
+    """Write ``benchmarks/results/<name>.json`` (``payload`` plus a ``stamp`` and the
+    ``renderer``: the module whose ``render(result)`` turns it into the README's markdown,
+    by default the running benchmark script) and, when given, ``<name>.md``; return the
+    JSON path. ``python benchmarks/render_readme.py`` puts the rendered text between the
+    README's ``<!-- bench:<name> -->`` markers."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    body = {"stamp": run_stamp(), **payload}
-    path.write_text(json.dumps(body, indent=2, sort_keys=False, default=float) + "\n")
+    body = {"stamp": run_stamp(), "renderer": renderer or _main_module(), **payload}
+    path.write_text(dump_json(_plain(body)) + "\n")
     if markdown is not None:
         (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
     return path
+
+
+def blocks_from_markdown(text: str) -> list[dict[str, Any]]:
+    """A markdown report as blocks: ``{"text": paragraph}`` or ``{"header", "rows"}`` for a
+    table (cells kept as printed), to keep an earlier run's report as a result file."""
+    blocks: list[dict[str, Any]] = []
+    for chunk in text.strip().split("\n\n"):
+        lines = chunk.strip().splitlines()
+        if lines and all(ln.startswith("|") for ln in lines) and len(lines) >= 2:
+            cells = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines]
+            blocks.append({"header": cells[0], "rows": cells[2:]})
+        elif lines:
+            blocks.append({"text": "\n".join(lines)})
+    return blocks
+
+
+def render_transcribed(result: dict[str, Any]) -> str | dict[str, str]:
+    """Render a result transcribed from an earlier markdown report: its ``blocks`` (or
+    ``parts``: name → blocks), with the row labels renamed by ``labels`` (when the run's
+    wording is out of date; the figures are never touched)."""
+    labels = result.get("labels", {})
+
+    def one(blocks: list[dict[str, Any]]) -> str:
+        out = []
+        for b in blocks:
+            if "text" in b:
+                out.append(b["text"])
+            else:
+                rows = [[labels.get(r[0], r[0]), *r[1:]] for r in b["rows"]]
+                out.append(markdown_table(b["header"], rows))
+        return "\n\n".join(out)
+
+    if "parts" in result:
+        return {k: one(v) for k, v in result["parts"].items()}
+    return one(result["blocks"])
 
 
 class ScoreCache:

@@ -81,7 +81,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir
+from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir, write_result
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import (
@@ -794,7 +794,7 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
-        "stamp": stamp,
+        "run": stamp,
         "config": {
             "space": "nb201", "dataset": "CIFAR-10 subset, batch 64, seed 0, C=16, N=5",
             "evals": args.evals, "seeds": seeds, "population_size": 20,
@@ -818,7 +818,7 @@ def main() -> None:
             "s_per_cell_all_calls": spc,
         },
     }  # fmt: skip
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(finite(out), indent=1, allow_nan=False))
+    write_result(args.out, finite(out))
     write_curves(RESULTS / f"{args.out}_curves.csv", results)
     print(f"wrote {RESULTS / f'{args.out}.json'} and {RESULTS / f'{args.out}_curves.csv'}")
 

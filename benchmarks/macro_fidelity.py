@@ -14,17 +14,18 @@ the files.
     python benchmarks/macro_fidelity.py --n 500 --part 1/2 &
     wait; python benchmarks/macro_fidelity.py --n 500
 
-It writes ``benchmarks/results/macro_fidelity.{json,md}``.
+It writes ``benchmarks/results/macro_fidelity.{json,md}``; :func:`render` turns the JSON
+into the README's table (``python benchmarks/render_readme.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (
     REPO,
-    RESULTS,
     bootstrap_ci,
     markdown_table,
     sample_cells,
     shared_dir,
+    write_result,
 )
 from benchmarks.budget_search import run_stamp
 from nas_engine.benchmarks import load_ground_truth
@@ -84,7 +85,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--part", default=None, help="K/P: score only this share, then exit")
-    ap.add_argument("--out", default=str(RESULTS / "macro_fidelity"))
+    ap.add_argument("--out", default="macro_fidelity", help="result name in benchmarks/results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     shared = shared_dir(args.shared)
@@ -147,7 +148,8 @@ def main() -> None:
     ens = rank_ensemble(table, DEFAULT_ENSEMBLE, aggregation=DEFAULT_AGGREGATION)
     c = correlations(ens, truth)
     lo, hi = bootstrap_ci(ens, truth, seed=args.seed)
-    report[label] = {**c, "ci95": [lo, hi], "members": list(DEFAULT_ENSEMBLE)}
+    report[label] = {**c, "ci95": [lo, hi], "undefined": 0, "median_seconds": None,
+                     "members": list(DEFAULT_ENSEMBLE)}  # fmt: skip
     rows.append([label, c["spearman"], f"{lo:.3f}–{hi:.3f}", c["kendall"], c["top_precision"],
                  0, float("nan")])  # fmt: skip
     rows.sort(key=lambda r: -r[1] if r[1] == r[1] else 1.0)
@@ -176,13 +178,29 @@ def main() -> None:
         f"Command: `python benchmarks/macro_fidelity.py --n {args.n} --seed {args.seed}`",
     ])  # fmt: skip
     print(md)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{args.out}.md").write_text(md + "\n")
-    Path(f"{args.out}.json").write_text(
-        json.dumps(
-            {"cells": len(population), "seed": args.seed, "run": stamp, "proxies": report},
-            indent=2,
-        )
+    write_result(
+        Path(args.out).name,
+        {"cells": len(population), "seed": args.seed, "batch_size": args.batch_size,
+         "run": stamp, "proxies": report},
+        markdown=md,
+    )  # fmt: skip
+
+
+def render(result: dict[str, Any]) -> str:
+    """The README's table, from ``macro_fidelity.json`` alone."""
+    rows = []
+    for name, r in sorted(result["proxies"].items(), key=lambda kv: -kv[1]["spearman"]):
+        lo, hi = r["ci95"]
+        secs = r.get("median_seconds")
+        rows.append([name, r["spearman"], f"{lo:.3f}–{hi:.3f}", r["kendall"],
+                     r["top_precision"], r.get("undefined", 0),
+                     "—" if secs is None else float(secs)])  # fmt: skip
+    header = ["proxy", "Spearman ρ", "95 % CI", "Kendall τ", "top-10 % prec.", "undefined",
+              "median s/cell"]  # fmt: skip
+    return (
+        f"Spearman ρ with `mean_acc` over {result['cells']} uniformly sampled architectures "
+        f"(seed {result['seed']}), with a bootstrap 95 % interval.\n\n"
+        + markdown_table(header, rows)
     )
 
 

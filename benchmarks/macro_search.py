@@ -20,13 +20,13 @@ distinct uniform in-budget cells (mean over ``--draws`` seeded draws, and its ex
 expectation); the truth of the in-budget cell with the most parameters.
 Scores are cached per cell under ``data/bench/`` (resumable; seeded from the
 ``macro_scores_seed0_b64*.csv`` files made with the same settings). Outputs:
-``benchmarks/results/macro_search.{json,md}``.
+``benchmarks/results/macro_search.{json,md}``; :func:`render` turns the JSON into the
+README's tables (``python benchmarks/render_readme.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir
+from benchmarks._common import REPO, ScoreCache, markdown_table, shared_dir, write_result
 from benchmarks.budget_search import finite, run_stamp
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
@@ -173,9 +173,9 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
     lines = [
         f"# NAS-Bench-Macro search quality: {reg['budget']} ({reg['cells']} of "
         f"{reg['space_size']} cells), {n} evaluations, seeds {args.seeds}\n",
-        f"`{out['command']}`  \nrun: commit {out['stamp']['git_commit'][:10]}, "
-        f"{out['stamp']['date']}, {out['stamp']['cpu_count']} cores, "
-        f"{out['stamp']['torch_threads']} torch thread(s); wall {out['wall_s'] / 60:.1f} min; "
+        f"`{out['command']}`  \nrun: commit {out['run']['git_commit'][:10]}, "
+        f"{out['run']['date']}, {out['run']['cpu_count']} cores, "
+        f"{out['run']['torch_threads']} torch thread(s); wall {out['wall_s'] / 60:.1f} min; "
         f"fitness cells scored {out['cells_scored']['fitness']}, cheap "
         f"{out['cells_scored']['cheap']}\n",
         "Truth: `mean_acc` (CIFAR-10 %). Fitness: rank ensemble "
@@ -286,7 +286,7 @@ def main() -> None:
     # fmt: off
     out = {
         "command": "python benchmarks/macro_search.py " + " ".join(sys.argv[1:]),
-        "stamp": stamp, "wall_s": time.perf_counter() - t0,
+        "run": stamp, "wall_s": time.perf_counter() - t0,
         "config": {**vars(args), "members": members, "aggregation": DEFAULT_AGGREGATION,
                    "network": net, "population_size": 20, "sample_size": 5,
                    "proxy_setting": "CIFAR-10 subset, batch 64, proxy seed 0"},
@@ -298,11 +298,37 @@ def main() -> None:
                              "cheap": cheap_cache.seconds / max(1, cheap_cache.computed)},
     }
     # fmt: on
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(finite(out), indent=1, allow_nan=False))
     md = report(args, out)
-    (RESULTS / f"{args.out}.md").write_text(md)
+    write_result(args.out, finite(out), markdown=md)
     print("\n" + md)
+
+
+def render(out: dict[str, Any]) -> str:
+    """The README's two tables (baselines, strategies), from ``macro_search.json`` alone."""
+    b, q, cfg = out["baselines"], out["quoted_issue_12"], out["config"]
+    n = cfg["evals"]
+    labels = {
+        "evolution": f"evolution (aging, P={cfg['population_size']}, S={cfg['sample_size']})",
+        "evolution + warm-up": f"evolution + {cfg['cheap']} warm-up (pool {cfg['warmup']})",
+        "reference: random + flops alone": "reference: random + FLOPs alone",
+    }
+    seeds = len(cfg["seeds"].split(","))
+    base = markdown_table(
+        ["baseline (measured from the truth table)", "%", "issue #12 quoted"],
+        [["in-budget optimum", b["optimum"], f"{q['optimum']:g}"],
+         [f"oracle best of {n} random in-budget cells (mean of {cfg['draws']:,} draws)",
+          b["oracle_random"], f"{q['oracle_random']:g}"],
+         ["max-#params in-budget pick", b["max_params"], f"{q['max_params']:g}"]],
+    )  # fmt: skip
+    strat = markdown_table(
+        ["strategy", f"returned % (mean ± std, {seeds} seeds)", "gap to optimum",
+         f"runs above the random-{n} oracle mean", "best truth evaluated"],
+        [[labels.get(lab, lab), f"{s['mean']:.2f} ± {s['std']:.2f}",
+          f"{s['gap_to_optimum']:.2f}", f"{s['beat_oracle_random']}/{len(s['finals'])}",
+          f"{s['best_evaluated_mean']:.2f}"]
+         for lab, s in out["strategies"].items()],
+    )  # fmt: skip
+    return f"{base}\n\n{strat}"
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from benchmarks._common import (
     markdown_table,
     sample_cells,
     shared_dir,
+    write_result,
 )
 from nas_engine.data import Dataset, load_dataset
 from nas_engine.proxies import ProxySuite
@@ -307,8 +308,7 @@ def main() -> None:
         result = headline(args, common, scores, zc)
     else:
         result = ablation(args, common, scores, zc)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    out.with_suffix(".md").write_text(report(result))
+    write_result(out.name, result, markdown=report(result))
     out.with_suffix(".svg").write_text(plot(result))
     print(report(result))
 
@@ -423,6 +423,13 @@ def plot(result: dict[str, Any]) -> str:
         "ZiCo": zc["zico"]["spearman"],
     }
     return svg_plot(series, lines)
+
+
+def render(result: dict[str, Any]) -> dict[str, str]:
+    """The README's two tables, from the JSON alone: ``headline`` (the chosen setting's
+    curve beside the zero-cost proxies) and ``ablation``."""
+    blocks = report(result).split("\n\n")  # title, table, title, table
+    return {"headline": blocks[1], "ablation": blocks[3]}
 
 
 def report(result: dict[str, Any]) -> str:

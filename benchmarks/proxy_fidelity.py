@@ -13,7 +13,6 @@ Scores are appended to a resumable CSV, so an interrupted run continues where it
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -25,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import RESULTS, bootstrap_ci, markdown_table, shared_dir
+from benchmarks._common import RESULTS, bootstrap_ci, markdown_table, shared_dir, write_result
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import ProxySuite, correlations, rank_ensemble
@@ -194,7 +193,7 @@ def main() -> None:
     sec_cols = [c for c in secs.columns if c.endswith("_seconds")]
     print(f"\nsuite seconds/cell (median over {len(secs)} cells): "
           f"{secs[sec_cols].sum(axis=1).median():.2f}")  # fmt: skip
-    Path(args.out).with_suffix(".json").write_text(json.dumps(report, indent=2))
+    write_result("proxy_fidelity", report)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, markdown_table, sample_cells, shared_dir
+from benchmarks._common import REPO, markdown_table, sample_cells, shared_dir, write_result
 from benchmarks._ensemble_choice import (
     FIT,
     PREVIOUS,
@@ -277,17 +277,24 @@ def main() -> None:
         "whole_space": rows_space,
         "whole_space_cells": space_done,
         "published": PUBLISHED,
+        "sets": {k: [list(m), how] for k, (m, how) in sets.items()},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "proxy_frontier.json").write_text(json.dumps(result, indent=2, default=list))
     md = report(result, sets)
-    (RESULTS / "proxy_frontier.md").write_text(md)
+    write_result("proxy_frontier", result, markdown=md)
     print(md)
 
 
 def _fmt(r: dict[str, Any], key: str) -> str:
     lo, hi = r[f"{key}_ci"]
     return f"{r[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def render(result: dict[str, Any]) -> dict[str, str]:
+    """The README's tables from ``proxy_frontier.json`` alone: ``sample`` (every proxy and
+    ensemble on the sample) and ``space`` (the whole space)."""
+    sets = {k: (tuple(m), how) for k, (m, how) in result["sets"].items()}
+    blocks = report(result, sets).split("\n\n")  # title, sample table, title, space table
+    return {"sample": blocks[1].strip(), "space": blocks[3].strip()}
 
 
 def report(result: dict[str, Any], sets: dict[str, tuple[tuple[str, ...], str]]) -> str:

@@ -19,7 +19,6 @@ use the same settings), so an interrupted run continues and reruns are cheap.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -32,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir
+from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir, write_result
 from nas_engine.analysis import op_importance, worst_ops
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
@@ -200,13 +199,19 @@ def hybrid_section(args: argparse.Namespace, space: Any, data: Any, truth: Any) 
         diff = [m["final"] - p["final"] for m, p in zip(mixed, plain, strict=True)]
         result["rows"][f"{strategy} paired difference"] = diff
         print(f"{strategy}: hybrid − zero-cost per seed {[round(d, 2) for d in diff]}")
-    md = markdown_table(
-        [f"search (budget {args.budget}, seeds {args.seeds})", "mean test acc. %", "std",
-         "min", "max", "one-shot weight at the end"], rows,
-    )  # fmt: skip
+    result["table"] = {
+        "header": [f"search (budget {args.budget}, seeds {args.seeds})", "mean test acc. %",
+                   "std", "min", "max", "one-shot weight at the end"],
+        "rows": rows,
+    }  # fmt: skip
+    md = render(result)
     print(md)
-    (RESULTS / "search_quality_hybrid.json").write_text(json.dumps(result))
-    (RESULTS / "search_quality_hybrid.md").write_text(md + "\n")
+    write_result("search_quality_hybrid", result, markdown=md)
+
+
+def render(result: dict[str, Any]) -> str:
+    """The README's table of a ``search_quality*.json`` (its ``table``), from the JSON alone."""
+    return markdown_table(result["table"]["header"], result["table"]["rows"])
 
 
 def main() -> None:
@@ -300,11 +305,13 @@ def main() -> None:
     ))  # fmt: skip
 
     print(f"cells scored in this call: {cache.computed}; wall {time.perf_counter() - t0:.0f}s")
-    (RESULTS / f"search_quality_{'-'.join(members)}.json").write_text(
-        json.dumps(
-            {k: [{"final": r["final"], "prunes": r["prunes"], "curve": r["curve"]} for r in v]
-             for k, v in runs.items()},
-        )
+    write_result(
+        f"search_quality_{'-'.join(members)}",
+        {"budget": args.budget, "seeds": args.seeds, "members": members,
+         "table": {"header": ["strategy", "mean test acc. %", "std", "min", "max",
+                              "gap to optimum"], "rows": rows},
+         "runs": {k: [{"final": r["final"], "prunes": r["prunes"], "curve": r["curve"]}
+                      for r in v] for k, v in runs.items()}},
     )  # fmt: skip
     if not args.expert_every or args.expert_strategy not in runs:
         return

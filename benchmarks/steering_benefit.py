@@ -26,14 +26,15 @@ good; ``null`` when never reached). Over the seeds: paired differences against
 
     python benchmarks/steering_benefit.py --seeds 0-19 --budget 300 --max-flops none,50
 
-Writes ``benchmarks/results/steering_benefit.{json,md,svg}``.
+Writes ``benchmarks/results/steering_benefit.{json,md,svg}`` (``--out`` names another
+stem; the JSON always goes to ``benchmarks/results/``); :func:`render` turns the JSON into
+the README's tables (``python benchmarks/render_readme.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import sys
 import time
@@ -45,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, markdown_table, shared_dir
+from benchmarks._common import REPO, RESULTS, markdown_table, shared_dir, write_result
 from nas_engine.analysis import op_importance, worst_ops
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.evidence import MIN_CELLS
@@ -330,6 +331,11 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render(results: dict[str, Any]) -> str:
+    """The README's block: :func:`report` of the JSON (calibration line and tables)."""
+    return report(results)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="0-19")
@@ -404,9 +410,8 @@ def main() -> None:
                                              min_cells=args.min_cells)  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1))
     md = report(results)
-    out.with_suffix(".md").write_text(md + "\n")
+    write_result(out.name, results, markdown=md)
     out.with_suffix(".svg").write_text(svg(results))
     print(md)
     print(f"wrote {out}.{{json,md,svg}}")

@@ -16,13 +16,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import markdown_table
+from benchmarks._common import markdown_table, write_result
 from nas_engine.data import load_dataset
 from nas_engine.runner import SearchConfig, SearchSession
 from nas_engine.runner.spos import make_trainer
@@ -75,19 +76,38 @@ def main() -> None:
         per_cand = [c.seconds for c in snap.candidates if c.seconds is not None]
         storage.close()
 
+    result = {
+        "threads": torch.get_num_threads(),
+        "dataset": cfg.dataset,
+        "supernet": {"C": 8, "N": 1, "batch": cfg.supernet_batch_size, "steps": args.steps},
+        "train_img_per_s": statistics.median(rates),
+        "estimate_s": statistics.median(evals),
+        "candidates": args.candidates,
+        "candidates_per_min": 60 * len(snap.candidates) / wall,
+        "s_per_candidate": statistics.median(per_cand) if per_cand else None,
+        "proxies": list(cfg.all_proxies),
+        "fitness": cfg.proxy,
+        "steps_per_candidate": cfg.steps_per_candidate,
+    }
+    md = render(result)
+    print(f"\n### Throughput, {result['threads']} threads, dataset {cfg.dataset}\n\n{md}")
+    write_result("throughput", result)
+
+
+def render(r: dict[str, Any]) -> str:
+    """The README's table, from ``throughput.json`` alone."""
+    sn, spc = r["supernet"], r["s_per_candidate"]
     rows = [
-        ["supernet SPOS training (C=8, N=1, batch 64)", f"{statistics.median(rates):,.0f} img/s"],
-        ["one-shot estimate per subnet (BN recalibration + val)",
-         f"{statistics.median(evals):.2f} s"],
-        [f"search session, {args.candidates} candidates (defaults)",
-         f"{60 * len(snap.candidates) / wall:.1f} candidates/min"],
-        ["median seconds per candidate (proxies + one-shot)",
-         f"{statistics.median(per_cand):.2f} s" if per_cand else "—"],
+        [f"supernet SPOS training (C={sn['C']}, N={sn['N']}, batch {sn['batch']})",
+         f"{r['train_img_per_s']:,.0f} img/s"],
+        ["one-shot estimate per subnet (BN recalibration + validation)",
+         f"{r['estimate_s']:.2f} s"],
+        [f"search session, {r['candidates']} candidates (defaults)",
+         f"{r['candidates_per_min']:.1f} candidates/min"],
+        [f"seconds per candidate ({', '.join(r['proxies'])} + one-shot)",
+         "—" if spc is None else f"{spc:.2f} s"],
     ]  # fmt: skip
-    print(f"\n### Throughput, {torch.get_num_threads()} threads, dataset {cfg.dataset}\n")
-    print(markdown_table(["what", "median"], rows))
-    print(f"\nproxies per candidate: {', '.join(cfg.all_proxies)}; fitness: {cfg.proxy}; "
-          f"supernet steps per candidate: {cfg.steps_per_candidate}")  # fmt: skip
+    return markdown_table(["what", "median"], rows)
 
 
 if __name__ == "__main__":
