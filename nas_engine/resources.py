@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -194,7 +195,7 @@ class CostTable:
         table = cls(flops=totals[0], params=totals[1])
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_suffix(".tmp.npz")
+            tmp = file.with_suffix(f".{os.getpid()}.tmp.npz")  # concurrent writers each own one
             np.savez(tmp, flops=table.flops, params=table.params)
             tmp.replace(file)
         return table
