@@ -16,7 +16,8 @@ from app import create_app, ids
 from app.views import embedding, graph, inspector, progress
 from tests.app_helpers import make_controller, make_macro_controller
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# one xdist worker runs them all (dash_duo serves on one fixed port)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 SHOTS = os.environ.get("NASNAV_SCREENSHOTS_DIR")
 
 
