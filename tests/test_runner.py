@@ -1,12 +1,8 @@
-"""The background search session: steering, latency, crashes, concurrency, kill -9."""
+"""The background search session: steering, latency, crashes, concurrency (kill -9 and
+resume: tests/test_persistence.py)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +13,7 @@ from nas_engine.data import load_dataset
 from nas_engine.runner import CommandError, SearchSession
 from nas_engine.search_spaces import MaskError, create_space
 from nas_engine.storage import SQLiteStorage
-from tests.engine_helpers import mask_at, tiny_config, tiny_overrides
+from tests.engine_helpers import mask_at, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -246,38 +242,3 @@ def test_resume_in_process_continues_without_duplicates(storage: SQLiteStorage) 
         r.close()
     assert [c.seq for c in snap.candidates] == list(range(10))
     assert [c.arch for c in snap.candidates][: len(seen)] == seen
-
-
-@pytest.mark.slow
-def test_kill_9_and_resume_loses_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "k.db"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "nas_engine.cli", "search", "--dataset", "synthetic",
-           "--budget", "30", "--db", str(db), "--threads", "1", *tiny_overrides()]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)  # fmt: skip
-
-    def committed() -> list[tuple[int, str]]:
-        if not db.exists():
-            return []
-        with sqlite3.connect(db) as con:
-            try:
-                return con.execute("SELECT seq, arch FROM candidates ORDER BY seq").fetchall()
-            except sqlite3.OperationalError:
-                return []
-
-    deadline = time.time() + 120
-    while len(committed()) < 8 and time.time() < deadline:
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = committed()
-    assert len(before) >= 8
-    out = subprocess.run([*cmd[:3], "search", "--db", str(db), "--resume", "1", "--threads",
-                          "1"], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
-    after = committed()
-    assert [s for s, _ in after] == list(range(30))  # none lost, none counted twice
-    assert after[: len(before)] == before  # what was shown is unchanged
-    assert "status finished: 30 candidates" in out.stdout
