@@ -17,6 +17,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,7 @@ def main() -> None:
     data = load_dataset(f"npz:{shared / 'cifar10_subset.npz'}")
     suite = ProxySuite(
         space,
-        "all",
+        list(PUBLISHED),  # the proxies with a published figure (the frontier: proxy_frontier)
         data=data,
         batch_size=args.batch_size,
         seed=args.seed,
@@ -130,7 +131,13 @@ def main() -> None:
 
     # ---------------------------------------------------------------- uniform sample
     uni = df.loc[list(uniform)]
-    rows, report = [], {"uniform": {}, "naslib": {}}
+    rows = []
+    report: dict[str, Any] = {
+        "settings": {"n": args.n, "naslib_n": args.naslib_n, "seed": args.seed,
+                     "batch_size": args.batch_size, "C": 16, "N": 5},
+        "uniform": {},
+        "naslib": {},
+    }  # fmt: skip
     order = sorted(PUBLISHED, key=lambda k: -PUBLISHED[k])
     for name in [*order, "zico_ref"]:
         c = correlations(uni[name].to_numpy(), uni.truth.to_numpy())
@@ -193,7 +200,44 @@ def main() -> None:
     sec_cols = [c for c in secs.columns if c.endswith("_seconds")]
     print(f"\nsuite seconds/cell (median over {len(secs)} cells): "
           f"{secs[sec_cols].sum(axis=1).median():.2f}")  # fmt: skip
+    report["naslib_all_cells"] = len(full)
+    report["median_suite_seconds"] = float(secs[sec_cols].sum(axis=1).median())
     write_result("proxy_fidelity", report)
+
+
+def render(result: dict[str, Any]) -> dict[str, str]:
+    """The README's three tables, from ``proxy_fidelity.json`` alone: ``uniform`` (every
+    proxy and ensemble on the uniform sample), ``naslib`` (ours against NASLib's scores on
+    the same cells) and ``published`` (bootstrap interval and NASLib on all its cells)."""
+    rows = []
+    first = "zico_ref (first release: gradients accumulated)"
+    for name, r in result["uniform"].items():
+        if "published" in r:  # a proxy
+            pub = r["published"]
+            rows.append([first if name == "zico_ref" else name, r["spearman"], r["kendall"],
+                         r["top_precision"], pub, r["spearman"] - pub,
+                         r["undefined"]])  # fmt: skip
+        else:  # an ensemble: no published figure
+            rows.append([name, r["spearman"], r["kendall"], r["top_precision"], "—", "—", 0])
+    uniform = markdown_table(
+        ["proxy", "Spearman ρ", "Kendall τ", "top-10% prec.", "published ρ", "Δρ", "undefined"],
+        rows,
+    )
+    nl = result["naslib"]
+    naslib = markdown_table(
+        ["proxy", "ρ(ours, NASLib)", "ρ(ours, truth)", "ρ(NASLib, truth)"],
+        [[n, r["rho_ours_vs_naslib"], r["rho_ours_truth"], r["rho_naslib_truth"]]
+         for n, r in nl.items()],
+    )  # fmt: skip
+    uni = result["uniform"]
+    published = markdown_table(
+        ["proxy", "published ρ", "ours ρ", "ours 95% CI",
+         f"NASLib ρ (all its {result['naslib_all_cells']} cells)"],
+        [[n, uni[n]["published"], uni[n]["spearman"],
+          "{:.3f}–{:.3f}".format(*uni[n]["ci95"]), r["rho_naslib_truth_all"]]
+         for n, r in nl.items()],
+    )  # fmt: skip
+    return {"uniform": uniform, "naslib": naslib, "published": published}
 
 
 if __name__ == "__main__":
