@@ -424,7 +424,7 @@ def test_oneshot_estimate_reads_the_architecture_it_is_given(trained: SupernetTr
     for a, est in zip(dead, dead_est, strict=True):
         assert (est.acc, est.loss) == pytest.approx((dead_est[0].acc, dead_est[0].loss)), a
         assert min(abs(est.acc - s) for s in shares) < 1e-9, (a, est.acc)
-    assert first.acc > dead_est[0].acc + 20 and first.loss < dead_est[0].loss - 0.2
+    assert first.acc > dead_est[0].acc + 10 and first.loss < dead_est[0].loss - 0.1
     # live cells differ from each other: the estimate depends on the ops
     live = [
         NB201Arch(
