@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -120,12 +122,16 @@ def candidates_frame(snap: Snapshot | None, space: SearchSpace[Any]) -> pd.DataF
     if snap is None or not snap.candidates:
         return pd.DataFrame(columns=cols + [f"e{e}" for e in range(space.num_edges)])
     rows = []
+    parsed = _parsed_cells(space)
     for c in snap.candidates:
-        a = space.from_string(c.arch)
+        cell = parsed.get(c.arch)
+        if cell is None:  # parsed once per space and cell, not once per snapshot
+            a = space.from_string(c.arch)
+            cell = parsed[c.arch] = (space.index(a), tuple(space.ops_of(a)))
         row: dict[str, Any] = {
             "seq": c.seq,
             "arch": c.arch,
-            "index": space.index(a),
+            "index": cell[0],
             "mask_version": c.mask_version,
             "strategy": c.strategy,
             "fitness": _f(c.fitness),
@@ -136,7 +142,7 @@ def candidates_frame(snap: Snapshot | None, space: SearchSpace[Any]) -> pd.DataF
             "created": c.created,
             "seconds": c.seconds,
         }
-        for e, op in enumerate(space.ops_of(a)):
+        for e, op in enumerate(cell[1]):
             row[f"e{e}"] = op
         for k, v in c.scores.items():
             row[k] = _f(v)
@@ -146,6 +152,18 @@ def candidates_frame(snap: Snapshot | None, space: SearchSpace[Any]) -> pd.DataF
 
 def _f(v: float | None) -> float:
     return math.nan if v is None else float(v)
+
+
+#: Per space: arch string → (cell index, op per position). A live run's frame is rebuilt
+#: at every snapshot; parsing every candidate's string again was over half of that work.
+_PARSED: weakref.WeakKeyDictionary[SearchSpace[Any], dict[str, tuple[int, tuple[str, ...]]]]
+_PARSED = weakref.WeakKeyDictionary()
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed_cells(space: SearchSpace[Any]) -> dict[str, tuple[int, tuple[str, ...]]]:
+    with _PARSED_LOCK:
+        return _PARSED.setdefault(space, {})
 
 
 def metric_options(df: pd.DataFrame, *, hide_truth: bool = False) -> list[str]:

@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,39 +78,133 @@ class GraphData:
     evidence: Evidence | None = None
 
 
+#: While a run is running, the newest evidence of an earlier snapshot (same run, metric,
+#: selection, mask and budget) stands in for the current one when it covers at least this
+#: fraction of the current candidates.
+STALE_FRACTION = 0.9
+
+
 class _EvidenceCache:
     """The evidence per snapshot, metric and selection, so the chips, the table and the
-    suggestions (and every viewer) share one computation."""
+    suggestions (and every viewer) share one computation.
+
+    The evidence of a live run changes with every candidate and its bootstrap costs about
+    a second at a thousand cells, so a poll that waited for it would wait at every
+    snapshot. :meth:`get` with ``stale_ok`` returns at once with the newest evidence of
+    the same ``family`` (run, metric, selection, mask, budget) when it covers at least
+    :data:`STALE_FRACTION` of the current candidates, and computes the exact one on a
+    background thread (one computation at a time, the newest snapshot asked for next);
+    a later poll gets it. Anything else (a new mask, metric or selection, a run that is
+    not running, no close enough evidence) is computed before returning.
+    """
 
     def __init__(self, size: int = 16) -> None:
         self._lock = threading.Lock()
         self._items: OrderedDict[Any, Evidence] = OrderedDict()
+        self._newest: dict[Any, tuple[int, Any]] = {}  # family → (candidates, key)
+        self._pending: tuple[Any, Any, int, Callable[[], Evidence]] | None = None
+        self._worker: threading.Thread | None = None
         self.size = size
-        self.misses = 0
+        self.misses = 0  # computations, in the caller's thread or the background
+        self.stale = 0  # answers from an earlier snapshot's evidence
 
-    def get(self, key: Any, make: Any) -> Evidence:
+    def get(
+        self,
+        key: Any,
+        make: Callable[[], Evidence],
+        *,
+        family: Any = None,
+        n: int = 0,
+        stale_ok: bool = False,
+    ) -> Evidence:
+        """The evidence of ``key`` (``make`` computes it); see the class docstring.
+
+        Args:
+            key: The exact snapshot, metric and selection.
+            make: Computes the evidence.
+            family: What an earlier snapshot's evidence must share to stand in.
+            n: Candidates of the snapshot (how far an earlier one may lag).
+            stale_ok: Whether an earlier snapshot's evidence may stand in.
+        """
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
+            if stale_ok and family is not None:
+                n_old, old = self._newest.get(family, (-1, None))
+                if old in self._items and n_old >= STALE_FRACTION * n:
+                    self.stale += 1
+                    self._pending = (key, family, n, make)
+                    if self._worker is None:
+                        self._worker = threading.Thread(
+                            target=self._work, name="evidence", daemon=True
+                        )
+                        self._worker.start()
+                    return self._items[old]
         value = make()
+        self._put(key, family, n, value)
+        return value
+
+    def _put(self, key: Any, family: Any, n: int, value: Evidence) -> None:
         with self._lock:
             self.misses += 1
             self._items[key] = value
+            self._items.move_to_end(key)
+            if family is not None and n >= self._newest.get(family, (-1, None))[0]:
+                self._newest[family] = (n, key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return value
+            alive = set(self._items)
+            for f in [f for f, (_, k) in self._newest.items() if k not in alive]:
+                del self._newest[f]
+
+    def _work(self) -> None:
+        """Compute the newest pending evidence until none is left."""
+        while True:
+            with self._lock:
+                job, self._pending = self._pending, None
+                if job is None:
+                    self._worker = None
+                    return
+                if job[0] in self._items:
+                    continue
+            key, family, n, make = job
+            try:
+                value = make()
+            except Exception:  # the next request that waits for it raises it
+                continue
+            self._put(key, family, n, value)
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until no background computation is running or pending (tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._worker is None and self._pending is None:
+                    return True
+            time.sleep(0.005)
+        return False
 
 
 EVIDENCE_CACHE = _EvidenceCache()
 
 
 def snapshot_evidence(
-    snap: Snapshot, space: SearchSpace[Any], *, metric: str, selection: Sequence[int] | None
+    snap: Snapshot,
+    space: SearchSpace[Any],
+    *,
+    metric: str,
+    selection: Sequence[int] | None,
+    stale_ok: bool = False,
 ) -> Evidence:
-    """The evidence of a snapshot's cells on ``metric`` (over the lasso ``selection``)."""
+    """The evidence of a snapshot's cells on ``metric`` (over the lasso ``selection``).
+
+    With ``stale_ok`` and a running run, an earlier snapshot's evidence may be returned
+    while this one's is computed in the background (see :class:`_EvidenceCache`); its
+    ``cells`` says how many cells it covers."""
     sel = tuple(sorted(int(i) for i in selection)) if selection else None
     key = (snap.run_id, snap.updated, len(snap.candidates), snap.mask_version, metric, sel)
+    family = (snap.run_id, metric, sel, snap.mask, snap.budget, snap.config)
     kind = STRATEGIES.get(snap.config.strategy).fitness  # type: ignore[attr-defined]
 
     def make() -> Evidence:
@@ -120,7 +214,10 @@ def snapshot_evidence(
             costs=snap.costs, selection=sel, seed=snap.config.seed,
         )  # fmt: skip
 
-    return EVIDENCE_CACHE.get(key, make)
+    return EVIDENCE_CACHE.get(
+        key, make, family=family, n=len(snap.candidates),
+        stale_ok=stale_ok and snap.status == "running",
+    )  # fmt: skip
 
 
 def chip_tip(space: SearchSpace[Any], e: int, op: str, state: str, eff: OpEffect | None) -> str:
@@ -144,6 +241,7 @@ def graph_data(
     selection: Sequence[int] | None = None,
     hide_truth: bool = False,
     history: int = 30,
+    stale_ok: bool = False,
 ) -> GraphData:
     """Mask state per position, chips coloured by each op's effect, and the history.
 
@@ -155,13 +253,16 @@ def graph_data(
         selection: Cell indices (lasso): the evidence over these cells only.
         hide_truth: Classroom mode (ground truth is not a metric then).
         history: Number of latest events listed.
+        stale_ok: While the run is running, the chips may show an earlier snapshot's
+            evidence (same mask) while this one's is computed (see
+            :func:`snapshot_evidence`); the mask and history are always this snapshot's.
     """
     mask = snap.mask if snap is not None else space.full_mask()
     opts = metric_options(df, hide_truth=hide_truth)
     metric = metric if metric in opts else ("fitness" if "fitness" in opts else None)
     ev = None
     if snap is not None and snap.candidates and metric is not None:
-        ev = snapshot_evidence(snap, space, metric=metric, selection=selection)
+        ev = snapshot_evidence(snap, space, metric=metric, selection=selection, stale_ok=stale_ok)
     edges, chips = [], {}
     for e in range(space.num_edges):
         pinned = [op for op in space.ops if mask.state(e, op) == "pinned"]

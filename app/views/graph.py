@@ -192,14 +192,24 @@ def steer(vc: ViewContext, trig: Any, mode: str | None, note: str | None) -> str
 
 
 def steering_data(
-    vc: ViewContext, metric: str | None, selection: Any, hide: Any, reveal: Any
+    vc: ViewContext,
+    metric: str | None,
+    selection: Any,
+    hide: Any,
+    reveal: Any,
+    *,
+    stale_ok: bool = False,
 ) -> tuple[Frame, GraphData]:
     """The callback opening and the card's data (the evidence is computed once per
-    snapshot, metric and selection, whichever callback asks first)."""
+    snapshot, metric and selection, whichever callback asks first). With ``stale_ok``
+    (the polling callbacks) a running run's chips may show the evidence of a few
+    candidates ago while the current one is computed in the background, instead of
+    holding the poll for the bootstrap (see :func:`~app.viewmodel.graph_data`)."""
     f = vc.frame(hide, reveal)
     data = graph_data(
-        f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth
-    )
+        f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth,
+        stale_ok=stale_ok,
+    )  # fmt: skip
     return f, data
 
 
@@ -269,7 +279,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         State(ids.REVEAL_TRUTH, "n_clicks"),
     )
     def update(_v: Any, metric: str, _alert: Any, selection: Any, hide: Any, reveal: Any) -> Any:
-        f, data = steering_data(vc, metric, selection, hide, reveal)
+        f, data = steering_data(vc, metric, selection, hide, reveal, stale_ok=True)
         fig = graph_figure(vc, data)
         # ALL outputs follow the order of the chips in the layout: position-major, ops in order
         chips = [data.chips[(int(o["id"]["edge"]), o["id"]["op"])] for o in ctx.outputs_list[1]]
@@ -306,7 +316,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         _v: Any, metric: str, selection: Any, teach: Any, _hide_again: Any,
         dismissed: Any, state: Any, hide: Any, reveal: Any,
     ) -> Any:  # fmt: skip
-        f, data = steering_data(vc, metric, selection, hide, reveal)
+        f, data = steering_data(vc, metric, selection, hide, reveal, stale_ok=True)
         state = dict(state or {})
         teaching = bool(teach) and "teach" in teach
         if ctx.triggered_id in (TEACH, HIDE_AGAIN) or not teaching:
