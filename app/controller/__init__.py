@@ -8,6 +8,10 @@ Everything slow (UMAP layout, one-edit neighbour scores, per-layer ZiCo terms) r
 worker thread and is cached (``app/controller/jobs.py``), so no Dash callback ever waits
 on torch.
 
+Every method that takes values from the browser checks their types first
+(``app/controller/inputs.py``): a crafted request gets an :class:`InputError` message, not
+a 500.
+
 Thread safety: every public method may be called from any Flask request thread.
 """
 
@@ -22,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from app.controller import inputs
+from app.controller.inputs import InputError
 from app.controller.jobs import BackgroundJobs, Job
 from nas_engine.benchmarks import GroundTruth, GroundTruthError, load_ground_truth
 from nas_engine.data import Dataset, DatasetError, load_dataset
@@ -33,10 +39,6 @@ from nas_engine.search_spaces import DEFAULT_SPACE, MaskError, SearchSpace, crea
 from nas_engine.storage import SQLiteStorage
 
 __all__ = ["AppController", "InputError", "Job"]
-
-
-class InputError(ValueError):
-    """Bad input from the UI; the message is shown to the user and nothing changes."""
 
 
 class AppController(BackgroundJobs):
@@ -139,12 +141,15 @@ class AppController(BackgroundJobs):
         latest = max(runs, key=lambda r: r.id)
         with self._lock:
             if self._session is None:
-                self._session = SearchSession.resume(
-                    self.storage,
-                    latest.id,
-                    data=self._dataset_for(latest.config),
-                    checkpoint_dir=self.checkpoint_dir,
-                )
+                try:
+                    self._session = SearchSession.resume(
+                        self.storage,
+                        latest.id,
+                        data=self._dataset_for(latest.config),
+                        checkpoint_dir=self.checkpoint_dir,
+                    )
+                except CommandError as exc:  # e.g. a checkpoint of another supernet
+                    raise InputError(f"cannot reopen run {latest.id}: {exc}") from None
         return latest.id
 
     def close(self) -> None:
@@ -204,8 +209,14 @@ class AppController(BackgroundJobs):
             A message for the user.
 
         Raises:
-            InputError: Bad budget, strategy or proxy.
+            InputError: Bad budget, strategy or proxy (any type but text for the names, any
+                but an int or short text for the budget), or a supernet checkpoint that
+                does not fit the new run.
         """
+        strategy = inputs.name("strategy", strategy)
+        proxy = inputs.name("proxy", proxy)
+        if isinstance(budget, str) and len(budget) > inputs.MAX_NUMBER_TEXT:
+            raise InputError(f"budget must be a whole number, got {inputs.kind(budget)}")
         try:
             n = SearchConfig.parse_budget(budget)
         except CommandError as exc:
@@ -276,8 +287,13 @@ class AppController(BackgroundJobs):
             The engine's acceptance message.
 
         Raises:
-            InputError: No run, or the engine refused the action (reason in the message).
+            InputError: A value of the wrong type, no run, or the engine refused the action
+                (reason in the message).
         """
+        action = inputs.name("action", action)
+        edge = inputs.whole("edge", edge, optional=True)
+        op = inputs.name("op", op, optional=True)
+        note = inputs.text("note", note)
         s = self._session
         if s is None:
             raise InputError("no run yet: press Start before steering")
@@ -308,7 +324,8 @@ class AppController(BackgroundJobs):
                 of the mask (the message gives the nearest feasible value).
         """
         limits = {"max FLOPs": max_flops, "max params": max_params, "max latency": max_latency}
-        values = [_limit(k, v) for k, v in limits.items()]
+        values = [_limit(k, inputs.number_field(k, v)) for k, v in limits.items()]
+        note = inputs.text("note", note)
         s = self._session
         try:
             if s is None:  # no run yet: the budget of the first one
@@ -329,6 +346,8 @@ class AppController(BackgroundJobs):
         Raises:
             InputError: A pool that is no whole number >= 0, or a probability outside [0, 1].
         """
+        warmup = inputs.number_field("warm-up", warmup)
+        move_p = inputs.number_field("move p", move_p)
         try:
             pool = int(str(warmup).strip() or 0) if warmup is not None else 0
             p = None if move_p is None or str(move_p).strip() == "" else float(move_p)
@@ -351,6 +370,7 @@ class AppController(BackgroundJobs):
 
     def train(self, arch: str) -> str:
         """Queue a short training from scratch of ``arch``."""
+        inputs.arch_text(arch)
         s = self._session
         if s is None:
             raise InputError("no run yet: press Start")
@@ -361,8 +381,16 @@ class AppController(BackgroundJobs):
         return "training queued"
 
     def arch_of_index(self, index: int) -> str:
-        """The arch string of cell ``index`` of the space."""
-        return self.space.to_string(self.space.from_index(int(index)))
+        """The arch string of cell ``index`` of the space.
+
+        Raises:
+            InputError: Not a whole number, or no cell of the space has that index.
+        """
+        i = inputs.whole("cell index", index)
+        assert i is not None
+        if not 0 <= i < self.space.size:
+            raise InputError(f"cell index {i} is outside the space (0..{self.space.size - 1})")
+        return self.space.to_string(self.space.from_index(i))
 
     def export_spec(
         self,
@@ -375,7 +403,12 @@ class AppController(BackgroundJobs):
 
         Returns:
             ``(file name, spec)``.
+
+        Raises:
+            InputError: A bad arch, or scores/extra that are no mappings.
         """
+        if not isinstance(scores, Mapping | None) or not isinstance(extra, Mapping | None):
+            raise InputError("export scores and extra fields must be mappings")
         cfg, slug = self._export_target(arch)
         spec = arch_spec(
             self.space,
@@ -402,11 +435,10 @@ class AppController(BackgroundJobs):
 
     def parse_arch(self, text: str | None) -> str:
         """Canonical arch string, or :class:`InputError` naming the problem."""
-        if not text or not str(text).strip():
-            raise InputError("enter an architecture string")
+        a = inputs.arch_text(text)
         try:
-            return self.space.to_string(self.space.from_string(str(text).strip()))
-        except ValueError as exc:
+            return self.space.to_string(self.space.from_string(a))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise InputError(f"unknown architecture: {exc}") from None
 
 

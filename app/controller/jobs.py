@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from app.controller import inputs
+from app.controller.inputs import InputError
 from nas_engine.embedding import load_or_compute_layout
-from nas_engine.proxies import ProxySuite
+from nas_engine.proxies import ProxySuite, list_proxies
 from nas_engine.proxies.space_scores import (
     CHEAP_PROXIES,
     SpaceScoreProgress,
@@ -128,9 +130,16 @@ class BackgroundJobs:
 
         Returns:
             A :class:`Job` whose result is a list of dicts
-            ``{edge, op, arch, score, truth, base_score, base_truth}``.
+            ``{edge, op, arch, score, truth, base_score, base_truth}``; an ``error`` job
+            at once, naming the problem, for a bad arch or an unknown metric.
         """
-        a = self.parse_arch(arch)
+        try:
+            a = self.parse_arch(arch)
+            metric = inputs.name("metric", metric)
+            if metric not in list_proxies():
+                raise InputError(f"unknown metric {metric!r}; known: {', '.join(list_proxies())}")
+        except InputError as exc:
+            return Job("error", error=str(exc))
         return self._job(
             ("neighbours", self._run_key(), a, metric), lambda: self._neighbours(a, metric)
         )
@@ -161,9 +170,13 @@ class BackgroundJobs:
         """Per-layer ZiCo terms of ``arch`` (worker thread, cached).
 
         Returns:
-            A :class:`Job` whose result maps layer name → ``log S_l``.
+            A :class:`Job` whose result maps layer name → ``log S_l`` (an ``error`` job at
+            once for a bad arch).
         """
-        a = self.parse_arch(arch)
+        try:
+            a = self.parse_arch(arch)
+        except InputError as exc:
+            return Job("error", error=str(exc))
 
         def run() -> dict[str, float]:
             res = self._suite(("zico",)).score(a).results["zico"]

@@ -145,8 +145,7 @@ def _check_arrays(
     if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
         hi = "" if num_classes is None else f"..{num_classes - 1}"
         raise DatasetError(
-            f"{what}: label out of range: min {int(y.min())}, max {int(y.max())}; "
-            f"expected 0{hi}"
+            f"{what}: label out of range: min {int(y.min())}, max {int(y.max())}; expected 0{hi}"
         )
     return x, y.astype(np.int64)
 
@@ -173,7 +172,7 @@ def _finish(
         )
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(x_train))
-    n_val = int(round(len(x_train) * val_fraction))
+    n_val = round(len(x_train) * val_fraction)
     val_idx, tr_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     raw_train = x_train[tr_idx].astype(np.float32) / 255.0
     mean = raw_train.mean(axis=(0, 1, 2))
@@ -219,7 +218,7 @@ def _load_digits(*, seed: int, val_fraction: float) -> Dataset:
     test_mask = np.zeros(len(labels), dtype=bool)
     for c in range(10):
         idx = np.flatnonzero(labels == c)
-        test_mask[rng.choice(idx, size=int(round(len(idx) * 0.2)), replace=False)] = True
+        test_mask[rng.choice(idx, size=round(len(idx) * 0.2), replace=False)] = True
     return _finish(
         "digits",
         images[~test_mask],
@@ -403,17 +402,64 @@ def download_cifar(name: str, data_dir: str | os.PathLike[str], *, progress: boo
     return root / str(spec["folder"])
 
 
+#: The globals a CIFAR pickle may name: numpy's array/dtype reconstruction (``numpy.core``
+#: in the official Python-2 files, ``numpy._core`` when re-pickled by numpy 2) and a few
+#: harmless builtin constructors. Everything else (``os.system``, ``subprocess.Popen``,
+#: ``builtins.eval``, ...) is refused before it is even imported.
+_SAFE_BUILTINS = "bytes bytearray dict list tuple set frozenset int float complex str bool"
+_CIFAR_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        *(
+            (f"numpy.{c}.multiarray", n)
+            for c in ("core", "_core")
+            for n in ("_reconstruct", "scalar")
+        ),
+        *((f"numpy.{c}.numeric", "_frombuffer") for c in ("core", "_core")),
+        ("_codecs", "encode"),  # bytes pickled by Python 3 at protocol 2
+        *(("builtins", n) for n in _SAFE_BUILTINS.split()),
+    }
+)
+#: Python 2 module names of those globals (``pickle`` maps them the same way).
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR batch, admitting only the globals in :data:`_CIFAR_GLOBALS`: a
+    planted batch file cannot run code (a plain ``pickle.load`` would run anything)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (_PY2_MODULES.get(module, module), name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: a CIFAR batch holds only numpy arrays, "
+                "lists, bytes and numbers (is this file really a CIFAR batch?)"
+            )
+        return super().find_class(module, name)
+
+
+def _load_cifar_pickle(path: Path) -> Any:
+    """The object in the CIFAR pickle ``path``, read with :class:`_CifarUnpickler`.
+
+    Raises:
+        DatasetError: The file cannot be read, or names a global a CIFAR batch never holds.
+    """
+    try:
+        with path.open("rb") as f:
+            return _CifarUnpickler(f, encoding="bytes").load()
+    except Exception as exc:
+        raise DatasetError(f"cannot read CIFAR file {str(path)!r}: {exc}") from exc
+
+
 def _read_cifar_batches(folder: Path, files: list[str], label_key: str) -> tuple[Any, Any]:
     xs, ys = [], []
     for fname in files:
         p = folder / fname
         if not p.is_file():
             raise DatasetError(f"CIFAR folder {str(folder)!r} lacks the batch file {fname!r}")
-        try:
-            with p.open("rb") as f:
-                d = pickle.load(f, encoding="bytes")
-        except Exception as exc:
-            raise DatasetError(f"cannot read CIFAR batch {str(p)!r}: {exc}") from exc
+        d = _load_cifar_pickle(p)
+        if not isinstance(d, dict):
+            raise DatasetError(f"CIFAR batch {str(p)!r} holds no dict ({type(d).__name__})")
         d = {k.decode() if isinstance(k, bytes) else k: v for k, v in d.items()}
         if "data" not in d or label_key not in d:
             raise DatasetError(
@@ -447,8 +493,9 @@ def _load_cifar(
     classes: tuple[str, ...] = ()
     meta_file, meta_key = spec["meta"]  # type: ignore[misc]
     if (folder / meta_file).is_file():
-        with (folder / meta_file).open("rb") as f:
-            meta = pickle.load(f, encoding="bytes")
+        meta = _load_cifar_pickle(folder / meta_file)
+        if not isinstance(meta, dict):
+            raise DatasetError(f"CIFAR file {str(folder / meta_file)!r} holds no dict")
         names = meta.get(meta_key.encode(), meta.get(meta_key, []))
         classes = tuple(c.decode() if isinstance(c, bytes) else str(c) for c in names)
     return _finish(

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nas_engine.data import Dataset
-from nas_engine.runner.config import SearchConfig
+from nas_engine.runner.config import CommandError, SearchConfig
 from nas_engine.runner.snapshot import CurvePoint
 from nas_engine.search_spaces import OpMask, SearchSpace
 from nas_engine.storage import SQLiteStorage
 from nas_engine.supernet import SupernetConfig, SupernetTrainer
+from nas_engine.supernet.trainer import CheckpointError
 
 
 def augments(config: SearchConfig, data: Dataset) -> bool:
@@ -25,18 +26,33 @@ def augments(config: SearchConfig, data: Dataset) -> bool:
 
 
 def make_trainer(
-    space: SearchSpace[Any], data: Dataset, config: SearchConfig, *, checkpoint_path: Path
+    space: SearchSpace[Any],
+    data: Dataset,
+    config: SearchConfig,
+    *,
+    checkpoint_path: Path,
+    owner: str | Mapping[str, Any] | None = None,
 ) -> SupernetTrainer | None:
     """Build the run's supernet trainer, restored from its checkpoint when there is one.
+
+    A checkpoint written for another supernet (configuration, space, dataset, network
+    size or owner differ) or one that cannot be read is refused, never silently
+    overwritten: the user decides whether its training may be thrown away.
 
     Args:
         space: The search space.
         data: The dataset.
         config: Gives ``supernet`` (``False``: no trainer), its size, batch, rate and seed.
         checkpoint_path: The run's checkpoint file.
+        owner: What the checkpoint belongs to, recorded in it and checked on loading
+            (default: the checkpoint's file name, which names the database and the run).
 
     Returns:
         The trainer, or ``None`` for a run without a supernet.
+
+    Raises:
+        CommandError: The checkpoint belongs to another supernet or is unreadable; the
+            message names what differs and the file to delete to start afresh.
     """
     if not config.supernet:
         return None
@@ -55,9 +71,18 @@ def make_trainer(
             estimate=config.supernet_estimate,
             seed=config.seed,
         ),
+        owner=owner if owner is not None else checkpoint_path.name,
     )
     if checkpoint_path.is_file():
-        trainer.load(checkpoint_path)
+        try:
+            trainer.load(checkpoint_path)
+        except CheckpointError as exc:
+            raise CommandError(
+                f"the supernet checkpoint {str(checkpoint_path)!r} does not fit this run, so "
+                f"it was not used and is left untouched: {exc}. Delete that file to train "
+                "this run's supernet afresh (its training so far is lost), or move it aside "
+                "if it belongs to another database."
+            ) from None
     return trainer
 
 

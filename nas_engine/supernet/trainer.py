@@ -13,7 +13,7 @@ import io
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -143,13 +143,22 @@ class SupernetTrainer:
         space: The search space (it builds the supernet and gives ops and masks).
         data: Training/validation data.
         config: Size and schedule.
+        owner: Optional tag of what the trainer's checkpoints belong to (e.g. the run's
+            checkpoint file name, or a dict the caller gives: plain values only); a
+            checkpoint recording another owner is refused.
     """
 
     def __init__(
-        self, space: SearchSpace[Any], data: Dataset, config: SupernetConfig | None = None
+        self,
+        space: SearchSpace[Any],
+        data: Dataset,
+        config: SupernetConfig | None = None,
+        *,
+        owner: str | Mapping[str, Any] | None = None,
     ) -> None:
         self.space = space
         self.data = data
+        self.owner = _plain(owner)
         self.config = cfg = config or SupernetConfig()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
@@ -311,25 +320,94 @@ class SupernetTrainer:
         return Estimate(acc=100.0 * correct / k, loss=loss / k, images=len(x))
 
     # ------------------------------------------------------------------- checkpoints
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint of this trainer belongs to, beyond its :class:`SupernetConfig`:
+        the space, the dataset (name, input shape, classes, training images), the
+        supernet's resolved size options and the caller's ``owner`` tag. Plain Python
+        types only, so a checkpoint loads with ``torch.load(weights_only=True)``."""
+        d = self.data
+        return _plain(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "space": self.space.name,
+                "dataset": {
+                    "name": d.name,
+                    "input_shape": list(d.input_shape),
+                    "num_classes": int(d.num_classes),
+                    "train_images": len(d.x_train),
+                },
+                "network": self.space.network_options(
+                    "supernet", C=self.config.C, N=self.config.N
+                ),
+                "owner": self.owner,
+            }
+        )
+
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue training exactly where it stopped."""
+        """Everything needed to continue training exactly where it stopped, and what it
+        belongs to (:meth:`identity`)."""
         return {
-            "config": asdict(self.config),
+            "config": _plain(asdict(self.config)),
+            "identity": self.identity(),
             "model": self.model.state_dict(),
             "opt": self.opt.state_dict(),
             "step": self.step,
             "epoch": self._epoch,
             "pos": self._pos,
-            "rng": self._rng.bit_generator.state,
+            "rng": _plain(self._rng.bit_generator.state),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`."""
+    def check_state(self, state: Mapping[str, Any]) -> None:
+        """Refuse a :meth:`state_dict` written for another supernet.
+
+        Raises:
+            CheckpointMismatchError: Its configuration or identity differs from this
+                trainer's; the message names every field that differs.
+            CheckpointError: It is no supernet checkpoint at all.
+        """
+        if not isinstance(state, Mapping) or not isinstance(state.get("config"), Mapping):
+            raise CheckpointError("not a supernet checkpoint (no configuration recorded)")
         # checkpoints written before a setting existed were trained with its old value
         old = {"sampling": "uniform", "augment": False, "estimate": "accuracy"}
-        if {**old, **state["config"]} != asdict(self.config):
-            raise ValueError("checkpoint was written with a different supernet configuration")
-        self.model.load_state_dict(state["model"])
+        ours = asdict(self.config)
+        theirs = {**old, **state["config"]}
+        diffs = {
+            f"config.{k}": (theirs.get(k, "(missing)"), ours.get(k, "(missing)"))
+            for k in sorted(set(ours) | set(theirs))
+            if theirs.get(k, "(missing)") != ours.get(k, "(missing)")
+        }
+        # Checkpoints written before the identity was recorded hold none of it, and an
+        # older format may lack single fields: a field counts only when both sides record
+        # it (a missing one, or an owner of None, is "not recorded", not "different").
+        # Such a checkpoint is still refused when its configuration differs, and its
+        # weights must still fit the model (a shape mismatch is refused in load_state_dict).
+        mine = _flatten(self.identity())
+        recorded = state.get("identity")
+        theirs_id = _flatten(recorded) if isinstance(recorded, Mapping) else {}
+        for k, v in theirs_id.items():
+            if k == "format" or v is None or k not in mine or mine[k] is None:
+                continue
+            if v != mine[k] and f"config.{k.removeprefix('network.')}" not in diffs:
+                diffs[k] = (v, mine[k])  # (a size the configuration gives is named once)
+        if diffs:
+            raise CheckpointMismatchError(diffs)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`, after :meth:`check_state` accepted it.
+
+        Raises:
+            CheckpointMismatchError: It belongs to another supernet (nothing is restored
+                then, unless only the weights' shapes differ: the model may then be
+                partly overwritten, so discard this trainer).
+        """
+        self.check_state(state)
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:  # an old checkpoint of another network
+            first = str(exc).strip().splitlines()
+            raise CheckpointMismatchError(
+                {"model": ("weights of another network", first[-1].strip() if first else "")}
+            ) from None
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
         self._epoch = int(state["epoch"])
@@ -352,6 +430,73 @@ class SupernetTrainer:
         tmp.replace(path)
 
     def load(self, path: str | Path) -> None:
-        """Load a checkpoint written by :meth:`save`."""
-        state = torch.load(Path(path), map_location="cpu", weights_only=False)
+        """Load a checkpoint written by :meth:`save`.
+
+        It is read with ``torch.load(weights_only=True)``: tensors and plain containers
+        only, so a planted file cannot run code.
+
+        Raises:
+            CheckpointMismatchError: It belongs to another supernet (see
+                :meth:`check_state`).
+            CheckpointError: The file cannot be read as a supernet checkpoint.
+        """
+        path = Path(path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # corrupt, truncated, or holding more than weights
+            raise CheckpointError(f"cannot read supernet checkpoint {str(path)!r}: {exc}") from exc
         self.load_state_dict(state)
+
+
+#: Layout version of :meth:`SupernetTrainer.state_dict` (2: with ``identity``).
+CHECKPOINT_FORMAT = 2
+
+
+class CheckpointError(ValueError):
+    """A supernet checkpoint cannot be used; the message says why."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint written for another supernet (configuration, space, dataset, network
+    size or owner differ).
+
+    Args:
+        differences: Field → ``(checkpoint's value, this trainer's value)``.
+    """
+
+    def __init__(self, differences: Mapping[str, tuple[Any, Any]]) -> None:
+        self.differences = dict(differences)
+        what = "; ".join(f"{k}: {a!r} there, {b!r} here" for k, (a, b) in self.differences.items())
+        if any(k.startswith("config.") for k in self.differences):
+            head = "checkpoint was written with a different supernet configuration"
+        else:
+            head = "checkpoint was written for another supernet"
+        super().__init__(f"{head} ({what})")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain Python types (dicts, lists, str, int, float, bool, None), so
+    that ``torch.load(weights_only=True)`` reads it back exactly."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}`` (lists and tuples compare as lists)."""
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and k != "owner":
+            out |= _flatten(v, key + ".")
+        else:
+            out[key] = _plain(v)
+    return out
