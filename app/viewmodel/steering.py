@@ -93,9 +93,10 @@ class _EvidenceCache:
     snapshot. :meth:`get` with ``stale_ok`` returns at once with the newest evidence of
     the same ``family`` (run, metric, selection, mask, budget) when it covers at least
     :data:`STALE_FRACTION` of the current candidates, and computes the exact one on a
-    background thread (one computation at a time, the newest snapshot asked for next);
-    a later poll gets it. Anything else (a new mask, metric or selection, a run that is
-    not running, no close enough evidence) is computed before returning.
+    background thread (one computation at a time, the newest snapshot asked for next,
+    resting as long as each took); a later poll gets it. Anything else (a new mask,
+    metric or selection, a run that is not running, no close enough evidence) is
+    computed before returning.
     """
 
     def __init__(self, size: int = 16) -> None:
@@ -169,11 +170,15 @@ class _EvidenceCache:
                 if job[0] in self._items:
                     continue
             key, family, n, make = job
+            t0 = time.perf_counter()
             try:
                 value = make()
             except Exception:  # the next request that waits for it raises it
                 continue
             self._put(key, family, n, value)
+            # rest as long as that took: at most half a core, so a poll loop that finds a
+            # new snapshot every time does not starve the search itself
+            time.sleep(time.perf_counter() - t0)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until no background computation is running or pending (tests)."""
