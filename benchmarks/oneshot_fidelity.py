@@ -139,7 +139,7 @@ def train_run(
     points: list[dict[str, Any]] = []
     train_s = 0.0
     if state_file.is_file():
-        saved = torch.load(state_file, map_location="cpu", weights_only=False)
+        saved = torch.load(state_file, map_location="cpu", weights_only=True)
         trainer.load_state_dict(saved["trainer"])
         points, train_s = saved["points"], saved["train_s"]
     mask = space.full_mask()

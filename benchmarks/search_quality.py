@@ -139,7 +139,7 @@ def oneshot_estimator(state_path: Path, space: Any, data: Any) -> Callable[[str]
     import hashlib
     import os
 
-    state = torch.load(state_path, map_location="cpu", weights_only=False)
+    state = torch.load(state_path, map_location="cpu", weights_only=True)
     trainer = SupernetTrainer(space, data, SupernetConfig(**state["config"]))
     trainer.load_state_dict(state)
     key = hashlib.sha1(state_path.read_bytes()).hexdigest()[:12]

@@ -28,6 +28,7 @@ from nas_engine.runner import CommandError, SearchConfig
 from nas_engine.runner.resources import checkpoint_file
 from nas_engine.runner.spos import make_trainer
 from nas_engine.search_spaces import create_space
+from nas_engine.storage import SQLiteStorage
 from nas_engine.supernet import SupernetConfig, SupernetTrainer
 from nas_engine.supernet.trainer import CheckpointError, CheckpointMismatchError
 from tests.app_helpers import TINY, make_controller
@@ -180,6 +181,35 @@ def test_app_start_over_a_stale_checkpoint_is_a_message_not_a_500(tmp_path: Path
     finally:
         c.close()
         c.storage.close()
+
+
+def test_a_recreated_database_does_not_inherit_the_old_runs_supernet(tmp_path: Path) -> None:
+    """Same path, same run id, same dataset and sizes: only the run's creation time tells
+    the old run 1 from the new one. Its checkpoint is refused, and the refused run is not
+    left behind as an empty run."""
+    from nas_engine.data import load_dataset as load
+    from nas_engine.runner import SearchSession
+    from tests.engine_helpers import tiny_config
+
+    db = tmp_path / "n.db"
+    cfg = tiny_config(budget=2)
+    old = SearchSession.create(SQLiteStorage(db), cfg, data=load("synthetic"))
+    old.start()
+    old.wait(lambda x: x.status == "finished", timeout=120)
+    old.close()
+    ck = old.checkpoint_path
+    assert ck.is_file()
+    old.storage.close()
+    for f in tmp_path.glob("n.db*"):
+        f.unlink()
+    fresh = SQLiteStorage(db)
+    with pytest.raises(CommandError, match=r"(?s)owner.*Delete that file"):
+        SearchSession.create(fresh, cfg, data=load("synthetic"))
+    assert fresh.list_runs() == []  # no empty run left behind
+    s = SearchSession.create(fresh, cfg, data=load("synthetic"))  # ids are never reused,
+    assert s.run_id == 2 and s.checkpoint_path != ck  # so the stale file is not read again
+    s.close()
+    assert ck.is_file()  # refused, never overwritten
 
 
 # ------------------------------------------------------------------ (b) CIFAR pickles

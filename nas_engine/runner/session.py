@@ -118,9 +118,11 @@ class SearchSession(CommandLoop):
         self._trained: set[str] = {c.arch for c in self._candidates if c.trained_acc is not None}
         self._strategy = self._make_strategy(config.strategy)
         self._suite = ProxySuite.for_config(self.space, config, data=self.data)
-        self._trainer = make_trainer(
-            self.space, self.data, config, checkpoint_path=self.checkpoint_path
-        )
+        self._trainer = make_trainer(  # a checkpoint of another run or database is refused
+            self.space, self.data, config, checkpoint_path=self.checkpoint_path,
+            owner={"checkpoint": self.checkpoint_path.name,
+                   "run_created": storage.get_run(run_id).created},
+        )  # fmt: skip
         self._rng = self._restored_rng(storage, run_id, config.seed)
         self._evaluated: set[int] = {self.space.index(self.space.from_string(c.arch))
                                      for c in self._candidates}  # fmt: skip
@@ -145,7 +147,11 @@ class SearchSession(CommandLoop):
             raise CommandError(str(exc)) from None
         kwargs["data"] = data
         run_id = storage.create_run(config.to_dict())
-        return cls(storage, run_id, config, **kwargs)
+        try:
+            return cls(storage, run_id, config, **kwargs)
+        except CommandError:  # e.g. a stale checkpoint refused: leave no empty run behind
+            storage.discard_run(run_id)
+            raise
 
     @classmethod
     def resume(cls, storage: SQLiteStorage, run_id: int, **kwargs: Any) -> SearchSession:

@@ -221,6 +221,25 @@ class SQLiteStorage:
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
+    def discard_run(self, run_id: int) -> None:
+        """Delete a run that holds nothing yet (no candidate, event or curve point); a run
+        with data is refused with :class:`StorageError`."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("candidates", "events", "supernet_curve", "train_curves"):
+                    row = self._db.execute(
+                        f"SELECT 1 FROM {table} WHERE run_id = ? LIMIT 1", (run_id,)
+                    ).fetchone()
+                    if row is not None:
+                        raise StorageError(f"run {run_id} holds {table}; it is kept")
+                self._db.execute("DELETE FROM rng_state WHERE run_id = ?", (run_id,))
+                self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
     def get_run(self, run_id: int) -> RunInfo:
         """Return a run, or raise :class:`StorageError` naming the known ids."""
         rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
