@@ -391,3 +391,59 @@ def test_a_dict_strategy_posted_to_dash_answers_200_with_the_message(tmp_path: P
     finally:
         c.close()
         c.storage.close()
+
+
+def _post(app: Any, target: tuple[str, str], value: Any) -> Any:
+    """Post one callback the way the renderer does, with ``value`` as the input
+    ``target`` (id, property) and every other input and state empty."""
+    key, cb = next(
+        (k, v)
+        for k, v in app.callback_map.items()
+        if any((i["id"], i["property"]) == target for i in v["inputs"])
+    )
+    outs = [o.split(".", 1) for o in key.strip(".").split("...")]
+    body = {
+        "output": key,
+        "outputs": [{"id": i, "property": p.split("@")[0]} for i, p in outs]
+        if key.startswith("..")
+        else {"id": outs[0][0], "property": outs[0][1].split("@")[0]},
+        "inputs": [
+            {**i, "value": value if (i["id"], i["property"]) == target else None}
+            for i in cb["inputs"]
+        ],
+        "changedPropIds": [f"{target[0]}.{target[1]}"],
+        "state": [{**s, "value": None} for s in cb["state"]],
+    }
+    return app.server.test_client().post(
+        "/_dash-update-component", data=json.dumps(body), content_type="application/json"
+    )
+
+
+HOSTILE_POINTS = [{"points": [{"customdata": {"a": 1}}]}, {"points": {"x": 1}}, [1, 2],
+                  {"points": [{"customdata": 1e309}]}, {"points": [{"customdata": "x" * 9}]},
+                  {"points": [{"customdata": True}]}, "text"]  # fmt: skip
+
+
+@pytest.mark.parametrize("payload", HOSTILE_POINTS)
+@pytest.mark.parametrize("prop", ["clickData", "selectedData"])
+def test_hostile_plot_events_answer_without_a_500(tmp_path: Path, prop: str, payload) -> None:
+    from app.views import embedding
+
+    c = make_controller(tmp_path)
+    try:
+        res = _post(create_app(c), (embedding.EMBEDDING, prop), payload)
+        assert res.status_code in (200, 204), res.get_data(as_text=True)[-2000:]
+    finally:
+        c.close()
+        c.storage.close()
+
+
+@pytest.mark.parametrize("arch", [{"a": 1}, [1], 7, "x" * 100_000, "|nonsense~0|"])
+def test_a_hostile_inspected_cell_is_a_message_not_a_500(tmp_path: Path, arch) -> None:
+    c = make_controller(tmp_path)
+    try:
+        res = _post(create_app(c), (ids.INSPECT, "data"), arch)
+        assert res.status_code == 200, res.get_data(as_text=True)[-2000:]
+    finally:
+        c.close()
+        c.storage.close()

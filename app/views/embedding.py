@@ -8,6 +8,7 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html, no_update
 
 from app import ids, plots
+from app.controller import InputError
 from app.viewmodel import embedding_data, space_colour_options
 from app.views.common import ViewContext, card, metric_dropdown, ok
 
@@ -27,6 +28,20 @@ COLOUR_BY = "colour-by"
 COLOUR_SCALE = "colour-scale"
 EMBED_INFO = "embedding-info"
 SPACE_RUN = "space-scores-run"
+
+
+def _cell_index(point: Any) -> int | None:
+    """The cell index a plotted point carries (its ``customdata``), or ``None`` when the
+    browser sent something else: the payload is the client's, so nothing is assumed."""
+    value = point.get("customdata") if isinstance(point, dict) else None
+    if isinstance(value, list) and value:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return int(value)
+    except (ValueError, OverflowError):
+        return None
 
 
 def layout(vc: ViewContext) -> html.Div:
@@ -127,9 +142,10 @@ def register(app: Dash, vc: ViewContext) -> None:
         prevent_initial_call=True,
     )
     def select(sel: Any) -> Any:
-        if not sel or not sel.get("points"):
+        points = sel.get("points") if isinstance(sel, dict) else None
+        if not points or not isinstance(points, list):
             return None
-        return sorted({int(p["customdata"]) for p in sel["points"] if "customdata" in p})
+        return sorted({i for p in points if (i := _cell_index(p)) is not None})
 
     @app.callback(
         Output(ids.INSPECT, "data", allow_duplicate=True),
@@ -137,6 +153,11 @@ def register(app: Dash, vc: ViewContext) -> None:
         prevent_initial_call=True,
     )
     def inspect(click: Any) -> Any:
-        if not click or not click.get("points"):
+        points = click.get("points") if isinstance(click, dict) else None
+        index = _cell_index(points[0]) if isinstance(points, list) and points else None
+        if index is None:
             return no_update
-        return vc.controller.arch_of_index(int(click["points"][0]["customdata"]))
+        try:
+            return vc.controller.arch_of_index(index)
+        except InputError:
+            return no_update

@@ -199,9 +199,13 @@ def register(app: Dash, vc: ViewContext) -> None:
         Input(ids.REVEAL_TRUTH, "n_clicks"),
     )
     def update(arch: str | None, metric: str, _n: Any, hide: Any, reveal: Any) -> Any:
+        blank = plots.empty_figure("")
         if not arch:
-            blank = plots.empty_figure("")
             return plots.empty_figure(PLACEHOLDER), "", blank, blank, True
+        try:  # the store is the browser's: check it before any view-model reads it
+            arch = controller.parse_arch(arch)
+        except InputError as exc:
+            return plots.empty_figure(str(exc)), "", blank, blank, True
         f = vc.frame(hide, reveal)
         d = inspector_data(f.df, vc.space, arch, hide_truth=f.hide_truth, snap=f.snap)
         cell = cell_diagram(vc, d.ops)
@@ -229,10 +233,14 @@ def register(app: Dash, vc: ViewContext) -> None:
     def export(_j: Any, _p: Any, arch: str | None) -> Any:
         if not arch:
             return no_update, err("inspect a cell first, then export it")
-        if ctx.triggered_id == EXPORT_PY:
-            name, text = controller.export_module(arch)
-        else:
-            scores, extra = export_scores(vc.frame().df, arch)
-            name, spec = controller.export_spec(arch, scores=scores, extra=extra)
-            text = json.dumps(spec, indent=2)
+        try:
+            arch = controller.parse_arch(arch)
+            if ctx.triggered_id == EXPORT_PY:
+                name, text = controller.export_module(arch)
+            else:
+                scores, extra = export_scores(vc.frame().df, arch)
+                name, spec = controller.export_spec(arch, scores=scores, extra=extra)
+                text = json.dumps(spec, indent=2)
+        except InputError as exc:
+            return no_update, err(str(exc))
         return dcc.send_string(text, name), ok(f"exported {name}")
