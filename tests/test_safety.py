@@ -393,13 +393,21 @@ def test_a_dict_strategy_posted_to_dash_answers_200_with_the_message(tmp_path: P
         c.storage.close()
 
 
-def _post(app: Any, target: tuple[str, str], value: Any) -> Any:
+def _post(
+    app: Any,
+    target: tuple[str, str],
+    value: Any,
+    *,
+    output: str = "",
+    state: dict[tuple[str, str], Any] | None = None,
+) -> Any:
     """Post one callback the way the renderer does, with ``value`` as the input
-    ``target`` (id, property) and every other input and state empty."""
+    ``target`` (id, property) and every other input and state empty; ``output`` picks
+    the callback whose output key contains it."""
     key, cb = next(
         (k, v)
         for k, v in app.callback_map.items()
-        if any((i["id"], i["property"]) == target for i in v["inputs"])
+        if output in k and any((i["id"], i["property"]) == target for i in v["inputs"])
     )
     outs = [o.split(".", 1) for o in key.strip(".").split("...")]
     body = {
@@ -412,7 +420,9 @@ def _post(app: Any, target: tuple[str, str], value: Any) -> Any:
             for i in cb["inputs"]
         ],
         "changedPropIds": [f"{target[0]}.{target[1]}"],
-        "state": [{**s, "value": None} for s in cb["state"]],
+        "state": [
+            {**s, "value": (state or {}).get((s["id"], s["property"]))} for s in cb["state"]
+        ],
     }
     return app.server.test_client().post(
         "/_dash-update-component", data=json.dumps(body), content_type="application/json"
@@ -442,8 +452,16 @@ def test_hostile_plot_events_answer_without_a_500(tmp_path: Path, prop: str, pay
 def test_a_hostile_inspected_cell_is_a_message_not_a_500(tmp_path: Path, arch) -> None:
     c = make_controller(tmp_path)
     try:
-        res = _post(create_app(c), (ids.INSPECT, "data"), arch)
-        assert res.status_code == 200, res.get_data(as_text=True)[-2000:]
+        from app.views import inspector
+
+        app = create_app(c)
+        for out in (inspector.INSPECT_CELL, inspector.DOWNLOAD):  # the views, the export
+            if out == inspector.DOWNLOAD:
+                res = _post(app, (inspector.EXPORT_JSON, "n_clicks"), 1, output=out,
+                            state={(ids.INSPECT, "data"): arch})  # fmt: skip
+            else:
+                res = _post(app, (ids.INSPECT, "data"), arch, output=out)
+            assert res.status_code == 200, res.get_data(as_text=True)[-2000:]
     finally:
         c.close()
         c.storage.close()
