@@ -217,6 +217,10 @@ def render(result: dict[str, Any]) -> str:
             f"Not every p95 is under {limit:.0f} ms: {', '.join(over)} reached "
             f"{worst:.1f} ms in a round (the highest p95, {worst_name})."
         )
+    slow_name, slow = max(((k, v["worst"]) for k, v in stats.items()), key=lambda t: t[1])
+    text += f" The slowest single request took {slow:.0f} ms ({slow_name})."
+    if s.get("warmup_note"):
+        text += f" Note: {s['warmup_note']}."
     return f"{table}\n\n{text}"
 
 
