@@ -465,3 +465,20 @@ def test_a_hostile_inspected_cell_is_a_message_not_a_500(tmp_path: Path, arch) -
     finally:
         c.close()
         c.storage.close()
+
+
+@pytest.mark.parametrize(
+    "trig", [{"edge": "x", "op": "none"}, {"op": "none"}, "chip", {"edge": 1e309, "op": "a"}]
+)
+def test_a_forged_chip_id_is_refused_with_a_message(tmp_path: Path, trig) -> None:
+    from app.views import graph
+    from app.views.common import ViewContext
+
+    c = make_controller(tmp_path)
+    try:
+        vc = ViewContext(c)
+        with pytest.raises(InputError, match="no such op chip"):
+            graph.steer(vc, trig, "prune", None)
+    finally:
+        c.close()
+        c.storage.close()

@@ -179,7 +179,10 @@ def steer(vc: ViewContext, trig: Any, mode: str | None, note: str | None) -> str
         return c.steer("undo", note=note or "")
     if trig == RESET:
         return c.steer("reset", note=note or "")
-    e, op = int(trig["edge"]), str(trig["op"])
+    try:  # the triggering id comes from the request, so it is checked like any input
+        e, op = int(trig["edge"]), str(trig["op"])
+    except (TypeError, ValueError, KeyError, OverflowError):
+        raise InputError(f"no such op chip: {str(trig)[:80]}") from None
     snap = c.snapshot()
     if snap is None:
         raise InputError("no run yet: press Start before steering")
