@@ -7,6 +7,10 @@
 * every proxy's and the default ensemble's Spearman ρ against NB201 CIFAR-10 truth on a
   fixed, seeded 48-cell sample with the shared CIFAR-10 images (skipped without them).
 
+:func:`zico_authors` is ZiCo computed step by step as the authors' code does it (one
+``backward`` per batch, gradients read from ``.grad``, statistics in numpy); the tests
+hold our ZiCo to it and ``benchmarks/proxy_cost.py`` times the two side by side.
+
 A proxy whose definition changes, or a new proxy without references, fails the test.
 After an intended change, regenerate and commit the file:
 
@@ -21,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 from nas_engine.data import load_dataset
 from nas_engine.proxies import ProxySuite, correlations, list_proxies, rank_ensemble
@@ -52,6 +59,51 @@ def _suite(data: Any) -> ProxySuite:
         seed=SETTINGS["seed"],
         build_kwargs={"C": SETTINGS["C"], "N": SETTINGS["N"]},
     )
+
+
+def zico_authors(
+    net: nn.Module,
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    zero_grad: bool = True,
+    dtype: Any = np.float32,
+) -> float:
+    """ZiCo the way the authors' ``compute_zico.py`` computes it.
+
+    For each batch: zero the gradients, forward, cross-entropy, ``backward``, and keep a
+    numpy copy of every ``Conv2d``/``Linear`` weight's ``.grad``. Per layer, over the
+    weights whose gradient has nonzero std across the batches, sum ``mean|g| / std(g)``;
+    the score adds the log of each nonzero per-layer sum.
+
+    Args:
+        net: The network (train mode); its ``.grad`` fields are overwritten.
+        batches: ``(images, labels)`` per batch.
+        zero_grad: ``False`` zeroes only before the first batch, as the first release
+            did (each later sample then holds the running sum of gradients).
+        dtype: Float type of the statistics (the authors' numpy arrays are float32).
+
+    Returns:
+        The score.
+    """
+    grads: dict[str, list[np.ndarray]] = {}
+    net.zero_grad()
+    for x, y in batches:
+        if zero_grad:
+            net.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        for name, mod in net.named_modules():
+            if isinstance(mod, nn.Conv2d | nn.Linear) and mod.weight.grad is not None:
+                g = mod.weight.grad.detach().reshape(-1).numpy().astype(dtype)  # a copy
+                grads.setdefault(name, []).append(g)
+    score = 0.0
+    for per_batch in grads.values():
+        g = np.array(per_batch)
+        std = np.std(g, axis=0)
+        keep = np.nonzero(std)[0]
+        total = np.sum(np.mean(np.abs(g), axis=0)[keep] / std[keep])
+        if total != 0:
+            score += float(np.log(total))
+    return score
 
 
 def values_on_cells() -> dict[str, list[float]]:

@@ -109,7 +109,7 @@ def test_zico_layer_terms_by_hand() -> None:
     assert "b" not in terms  # zero spread everywhere: S_l = 0, layer skipped
     # c: the std is of the *signed* gradient (1 vs -1): std=1, mean|g|=1 -> log 1 = 0
     assert terms["c"] == pytest.approx(0.0)
-    # reference-code variant: the second sample is g0 + g1 (gradients never zeroed)
+    # first release's accumulated-gradient variant: the second sample is g0 + g1
     acc = zico_layer_terms({"x": torch.tensor([1.0])}, {"x": torch.tensor([1.0])}, accumulate=True)
     assert acc["x"] == pytest.approx(math.log(1.5 / 0.5))
 

@@ -262,8 +262,9 @@ class ProxyContext:
                     allow_unused=True,
                 )
                 fisher_on[0] = False
+                # autograd.grad hands back tensors of its own: no copy needed
                 art.grads = {
-                    name: (g.detach().clone() if g is not None else torch.zeros_like(w))
+                    name: (g.detach() if g is not None else torch.zeros_like(w))
                     for (name, _), g, w in zip(layers, grads, weights, strict=True)
                 }
                 if need_hg:

@@ -98,7 +98,8 @@ class ProxySuite:
         build_kwargs: Options for ``space.build`` (e.g. ``C``, ``N``).
         proxy_kwargs: Per-proxy constructor options, by name.
         extra_proxies: Additional proxy instances under their own column names (variants
-            such as ``{"zico_ref": ZiCo(accumulate=True)}``); they share the same passes.
+            such as ``{"zico_accumulated": ZiCo(accumulate=True)}``); they share the same
+            passes.
     """
 
     def __init__(
