@@ -217,6 +217,16 @@ def render(result: dict[str, Any]) -> str:
             f"Not every p95 is under {limit:.0f} ms: {', '.join(over)} reached "
             f"{worst:.1f} ms in a round (the highest p95, {worst_name})."
         )
+    rates = [  # candidates the engine evaluated per minute of back-to-back requests
+        60.0
+        * (r["evaluated"][-1] - r["evaluated"][0])
+        / max(sum(sum(v) for v in r["times_ms"].values()) / 1000.0, 1e-9)
+        for r in rounds
+    ]
+    text += (
+        f" Meanwhile the search evaluated {min(rates):.0f}–{max(rates):.0f} candidates per "
+        "minute of requests (per round: candidates over the summed request time)."
+    )
     slow_name, slow = max(((k, v["worst"]) for k, v in stats.items()), key=lambda t: t[1])
     text += f" The slowest single request took {slow:.0f} ms ({slow_name})."
     if s.get("warmup_note"):
