@@ -19,6 +19,7 @@ TINY = {
     "proxy_batch_size": 8,
     "supernet_batch_size": 16,
     "steps_per_candidate": 1,
+    "supernet_warmup": 20,  # a short warm-up: the default 500 steps dominated these tests
     "budget": 400,
 }
 
