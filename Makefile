@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nasnav-installed
 PYTEST_ARGS ?=
-## Test workers (pytest-xdist); the browser tests share one worker. WORKERS=0: one process.
+## Test workers (pytest-xdist; each serves its browser tests on its own ports). WORKERS=0: one process.
 WORKERS ?= 2
 
 .PHONY: run test lint venv clean browser-deps
@@ -33,7 +33,7 @@ browser-deps:
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest --headless -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --headless -n $(WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -6,6 +6,7 @@ here: ``NASNAV_SCREENSHOTS_DIR=docs/screenshots make test``).
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -16,8 +17,7 @@ from app import create_app, ids
 from app.views import embedding, graph, inspector, progress
 from tests.app_helpers import make_controller, make_macro_controller
 
-# one xdist worker runs them all (dash_duo serves on one fixed port)
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = os.environ.get("NASNAV_SCREENSHOTS_DIR")
 
 
@@ -36,11 +36,21 @@ def served(dash_duo, tmp_path: Path):
     yield from _serve(dash_duo, controller)
 
 
+_PORTS = itertools.count()
+
+
+def _port() -> int:
+    """A port of this test process's own: dash_duo counts ports from 58050 in every
+    process, so two xdist workers would otherwise serve on the same one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 58050 + 200 * int(worker.removeprefix("gw") or 0) + next(_PORTS)
+
+
 def _serve(dash_duo, controller):
     """Serve the app on ``controller``; after the test, no console errors, then close."""
     app = create_app(controller, poll_ms=400)
     dash_duo.driver.set_window_size(1500, 1100)
-    dash_duo.start_server(app)
+    dash_duo.start_server(app, port=_port())
     dash_duo.wait_for_element(f"#{ids.STATUS}")
     yield dash_duo, controller
     assert dash_duo.get_logs() == [], "browser console errors"
