@@ -22,9 +22,10 @@ from nas_engine.search_spaces import create_space, list_spaces, space_of
 from nas_engine.storage import SQLiteStorage
 from nas_engine.supernet import SupernetConfig, SupernetTrainer
 from nas_engine.utils.complexity import complexity
+from tests.conftest import SHARED_DATA
 from tests.engine_helpers import TINY, mask_at
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA  # NASNAV_SHARED_DATA or ../shared/data, as every shared-data test
 MACRO_CSV = SHARED / "nas_bench_macro_cifar10.csv"
 needs_macro_csv = pytest.mark.skipif(
     not MACRO_CSV.is_file(), reason=f"shared data absent: {MACRO_CSV} (CI has it)"
