@@ -15,7 +15,8 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -194,16 +195,22 @@ class SQLiteStorage:
         with self._lock:
             self._db.close()
 
-    def _write(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Cursor:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock: committed when the block ends, rolled
+        back (and the error raised) when it fails."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._db.execute(sql, tuple(args))
+                yield self._db
                 self._db.execute("COMMIT")
-                return cur
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _write(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self._transaction() as db:
+            return db.execute(sql, tuple(args))
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -224,21 +231,15 @@ class SQLiteStorage:
     def discard_run(self, run_id: int) -> None:
         """Delete a run that holds nothing yet (no candidate, event or curve point); a run
         with data is refused with :class:`StorageError`."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for table in ("candidates", "events", "supernet_curve", "train_curves"):
-                    row = self._db.execute(
-                        f"SELECT 1 FROM {table} WHERE run_id = ? LIMIT 1", (run_id,)
-                    ).fetchone()
-                    if row is not None:
-                        raise StorageError(f"run {run_id} holds {table}; it is kept")
-                self._db.execute("DELETE FROM rng_state WHERE run_id = ?", (run_id,))
-                self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            for table in ("candidates", "events", "supernet_curve", "train_curves"):
+                row = db.execute(
+                    f"SELECT 1 FROM {table} WHERE run_id = ? LIMIT 1", (run_id,)
+                ).fetchone()
+                if row is not None:
+                    raise StorageError(f"run {run_id} holds {table}; it is kept")
+            db.execute("DELETE FROM rng_state WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     def get_run(self, run_id: int) -> RunInfo:
         """Return a run, or raise :class:`StorageError` naming the known ids."""
@@ -297,24 +298,16 @@ class SQLiteStorage:
             c.created,
             c.seconds,
         )
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT INTO candidates VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row
-                )
+        try:
+            with self._transaction() as db:
+                db.execute("INSERT INTO candidates VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
                 if rng_state is not None:
-                    self._db.execute(
+                    db.execute(
                         "INSERT OR REPLACE INTO rng_state VALUES (?, ?, ?)",
                         (run_id, c.seq, json.dumps(dict(rng_state))),
                     )
-                self._db.execute("COMMIT")
-            except sqlite3.IntegrityError as exc:
-                self._db.execute("ROLLBACK")
-                raise StorageError(f"run {run_id}: candidate {c.seq} already stored") from exc
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        except sqlite3.IntegrityError as exc:
+            raise StorageError(f"run {run_id}: candidate {c.seq} already stored") from exc
 
     def rng_state(self, run_id: int) -> tuple[int, dict[str, Any]] | None:
         """``(seq, state)``: the generator state stored with the run's latest candidate
