@@ -8,7 +8,7 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html, no_update
 
 from app import ids, plots
-from app.controller import InputError
+from app.controller import InputError, inputs
 from app.viewmodel import embedding_data, space_colour_options
 from app.views.common import ViewContext, card, metric_dropdown, ok
 
@@ -36,11 +36,9 @@ def _cell_index(point: Any) -> int | None:
     value = point.get("customdata") if isinstance(point, dict) else None
     if isinstance(value, list) and value:
         value = value[0]
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
     try:
-        return int(value)
-    except (ValueError, OverflowError):
+        return inputs.whole("cell index", value)
+    except InputError:
         return None
 
 
