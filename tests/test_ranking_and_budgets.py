@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import rankdata
 
 from nas_engine.data import load_dataset
-from nas_engine.runner import SearchSession
+from nas_engine.runner import SearchConfig, SearchSession, Snapshot
 from nas_engine.runner.ranking import best, top_archs
 from nas_engine.storage import CandidateRecord, SQLiteStorage
 from nas_engine.strategies import STRATEGIES, list_strategies
@@ -57,6 +57,18 @@ def _by_hand(cands: list[CandidateRecord], members: tuple[str, ...]) -> list[str
     return [cands[int(i)].arch for i in np.argsort(-np.round(total, 9), kind="stable")]
 
 
+def _run_to_end(storage: SQLiteStorage, cfg: SearchConfig) -> tuple[SearchSession, Snapshot]:
+    """Create a run of ``cfg``, search to its budget, close it; the session and the last
+    snapshot."""
+    s = SearchSession.create(storage, cfg, data=DATA)
+    try:
+        s.start()
+        snap = s.wait(lambda x: x.status == "finished", timeout=300)
+    finally:
+        s.close()
+    return s, snap
+
+
 @pytest.mark.slow
 def test_a_runs_best_and_trained_top_k_follow_the_ensemble(tmp_path: Path) -> None:
     members = ("naswot", "synflow")
@@ -64,12 +76,7 @@ def test_a_runs_best_and_trained_top_k_follow_the_ensemble(tmp_path: Path) -> No
                       proxies=members, ensemble=members, aggregation="log_rank",
                       train_top_k=2, seed=1)  # fmt: skip
     storage = SQLiteStorage(tmp_path / "e.db")
-    s = SearchSession.create(storage, cfg, data=DATA)
-    try:
-        s.start()
-        snap = s.wait(lambda x: x.status == "finished", timeout=300)
-    finally:
-        s.close()
+    _, snap = _run_to_end(storage, cfg)
     order = _by_hand(list(snap.candidates), members)
     assert snap.best is not None and snap.best.arch == order[0]
     with sqlite3.connect(storage.path) as con:
@@ -102,12 +109,7 @@ def test_every_strategy_obeys_the_flops_and_params_budgets(
     other = "params" if kind == "flops" else "flops"
     cfg = tiny_config(strategy=strategy, supernet=oneshot, proxy="naswot", budget=10,
                       population_size=3, sample_size=2, **{f"max_{kind}": limit})  # fmt: skip
-    s = SearchSession.create(storage, cfg, data=DATA)
-    try:
-        s.start()
-        snap = s.wait(lambda x: x.status == "finished", timeout=300)
-    finally:
-        s.close()
+    s, snap = _run_to_end(storage, cfg)
     space = s.space
     asked = [space.index(space.from_string(c.arch)) for c in snap.candidates]
     assert len(asked) == 10
