@@ -69,7 +69,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 def run_stamp() -> dict[str, Any]:
     """Where a result came from: commit (``+dirty`` with local changes), UTC date, CPU
     cores, the 1-minute load average when the run ended (other work on the machine slows
-    every timing) and the command line."""
+    every timing) and the command line; when torch is loaded, its thread count and the
+    OpenMP wait policy (spin-waiting threads were several times slower on 2 shared cores)."""
 
     def git(*args: str) -> str:
         try:
@@ -87,7 +88,7 @@ def run_stamp() -> dict[str, Any]:
         load1: float | None = round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):  # not on every platform
         load1 = None
-    return {
+    stamp: dict[str, Any] = {
         "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),
@@ -96,6 +97,11 @@ def run_stamp() -> dict[str, Any]:
         if sys.argv and sys.argv[0]
         else "",
     }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        stamp["torch_threads"] = torch.get_num_threads()
+        stamp["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
+    return stamp
 
 
 def _main_module() -> str | None:

@@ -69,7 +69,6 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -81,7 +80,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir, write_result
+from benchmarks._common import (
+    REPO,
+    RESULTS,
+    ScoreCache,
+    markdown_table,
+    shared_dir,
+    write_result,
+)
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import (
@@ -101,32 +107,6 @@ CANDIDATES = "naswot,synflow,jacob_cov,snip,grad_norm,params,flops"
 FREE = ("params", "flops")  # exact and free from the cost table
 CHOOSE = "synflow+jacob_cov;naswot+synflow+jacob_cov;synflow+jacob_cov+params;naswot+jacob_cov"
 TIE = 0.05  # --choose: a later candidate must beat an earlier one by more than this
-
-
-def run_stamp() -> dict[str, Any]:
-    """Git commit, date and CPU count of this run."""
-    import torch  # loaded by nas_engine already, after its OMP_WAIT_POLICY default
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=REPO, capture_output=True, text=True, check=True,
-            ).stdout.strip()
-        )  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        commit, dirty = "unknown", None
-    return {
-        "git_commit": commit,
-        "tracked_files_modified": dirty,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-    }
 
 
 def truth_by_index(space: Any, path: Path, column: str) -> np.ndarray:
@@ -731,7 +711,6 @@ def main() -> None:
     args = parse_args()
     torch_threads(args.threads)
     t0 = time.perf_counter()
-    stamp = run_stamp()
     shared = shared_dir(args.shared)
     space = create_space("nb201")
     data = load_dataset(f"npz:{shared / 'cifar10_subset.npz'}")
@@ -794,7 +773,6 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
-        "run": stamp,
         "config": {
             "space": "nb201", "dataset": "CIFAR-10 subset, batch 64, seed 0, C=16, N=5",
             "evals": args.evals, "seeds": seeds, "population_size": 20,
@@ -821,6 +799,109 @@ def main() -> None:
     write_result(args.out, finite(out))
     write_curves(RESULTS / f"{args.out}_curves.csv", results)
     print(f"wrote {RESULTS / f'{args.out}.json'} and {RESULTS / f'{args.out}_curves.csv'}")
+
+
+#: README wording of the strategies and settings (the JSON keeps the run's labels).
+LABELS = {
+    "random + fitness": "random + fitness",
+    "evolution": "aging evolution",
+    "evolution + warm-up": "+ warm-up",
+    "evolution + move": "+ move proposal",
+    "evolution + both": "+ both",
+}
+SETTING_NAMES = {"flops": "≤ 50 MFLOPs", "latency": "raspi4 ≤ median"}
+
+
+def _bold_best(values: Sequence[float], texts: list[str]) -> list[str]:
+    """``texts`` with the entry of the highest value in bold."""
+    best = int(np.argmax(values))
+    return [f"**{t}**" if i == best else t for i, t in enumerate(texts)]
+
+
+def render(result: dict[str, Any]) -> dict[str, str]:
+    """The README's three tables, from ``budget_search.json`` alone: ``choice`` (the
+    fitness members tried, chosen on CIFAR-100), ``strategies`` (CIFAR-10 of the cell each
+    strategy returns, per budget) and ``spearman`` (each proxy's ρ inside each budget)."""
+    sets = result["settings"]
+    keys = list(sets)
+    cfg = result["config"]
+    parts: dict[str, str] = {}
+
+    choice = result.get("choice_table") or []
+    if choice:
+        seeds = choice[0]["seeds"]
+        rows = []
+        for r in choice:
+            cells = [
+                r["members"].replace("+", " + ").replace("params", "#params"),
+                f"{r['score_cifar100']:.2f}",
+            ]
+            if r["chosen"]:
+                cells = [f"**{c}**" for c in cells]
+            rows.append([*cells, *(f"{r['cifar10_by_setting_not_used'][k]:.2f}" for k in keys)])
+        header = [
+            f"members ({len(seeds)} seed{'s' * (len(seeds) != 1)}, "
+            f"{choice[0]['n_runs']} runs each)",
+            "CIFAR-100 of returned cells (the rule)",
+            *(f"{SETTING_NAMES.get(k, k)}, CIFAR-10 (not used)" for k in keys),
+        ]
+        parts["choice"] = (
+            markdown_table(header, rows)
+            + f"\n\nChosen: {result['chosen_members'].replace('+', ' + ')} (the highest "
+            f"mean CIFAR-100; ties within {TIE} points go to the one listed first)."
+        )
+
+    header, columns = ["strategy"], []
+    for k in keys:
+        info = sets[k]
+        header += [
+            f"{SETTING_NAMES.get(k, k)} ({info['region_cells']:,} cells, optimum "
+            f"{info['optimum']:.2f})",
+            f"evals to {info['target_plain_evolution_final']:.2f}",
+        ]
+        strat = info["strategies"]
+        means = [s["mean"] for s in strat.values()]
+        texts = _bold_best(means, [f"{s['mean']:.2f} ± {s['std']:.2f}" for s in strat.values()])
+        evals = [
+            "—" if lab == "evolution" else (s["evals_to_target"] or "not reached")
+            for lab, s in strat.items()
+        ]
+        columns.append((list(strat), texts, evals))
+    labels = columns[0][0]
+    rows = [
+        [LABELS.get(lab, lab), *(x for _, t, e in columns for x in (t[i], e[i]))]
+        for i, lab in enumerate(labels)
+    ]
+    parts["strategies"] = (
+        markdown_table(header, rows)
+        + f"\n\nCIFAR-10 test accuracy % of the returned cell, mean ± std over seeds "
+        f"{','.join(map(str, cfg['seeds']))}, {cfg['evals']} evaluations each; fitness "
+        f"{result['chosen_members'].replace('+', ' + ')}; warm-up pool {cfg['warmup']}, "
+        f"move_p {cfg['move_p']}, P={cfg['population_size']}, S={cfg['sample_size']}. "
+        '"evals to": when the mean best-so-far curve stays at or above plain evolution\'s '
+        "final mean."
+    )
+
+    rho = {k: sets[k]["spearman_in_budget"] for k in keys}
+    sizes = result["selection"]["sample_sizes"]
+    rows = [
+        [
+            p.replace("params", "#params") if not p.startswith("ensemble") else p,
+            *(rho[k][p]["cifar10"] for k in keys),
+        ]
+        for p in sorted(rho[keys[0]], key=lambda p: -rho[keys[0]][p]["cifar10"])
+    ]
+    spc = result["cost"]["s_per_cell_all_calls"]
+    cost = ", ".join(f"{n} {v:.2f} s" for n, v in sorted(spc.items()) if n not in FREE)
+    parts["spearman"] = (
+        markdown_table(
+            ["proxy", *(f"{SETTING_NAMES.get(k, k)} ({sizes[k]} cells)" for k in keys)], rows
+        )
+        + "\n\nSpearman ρ with CIFAR-10 test accuracy on seeded in-budget samples. "
+        f"Seconds per scored cell on this run's machine: {cost}; #params and FLOPs come "
+        "from the cost table."
+    )
+    return parts
 
 
 if __name__ == "__main__":

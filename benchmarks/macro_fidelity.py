@@ -36,11 +36,11 @@ from benchmarks._common import (
     REPO,
     bootstrap_ci,
     markdown_table,
+    run_stamp,
     sample_cells,
     shared_dir,
     write_result,
 )
-from benchmarks.budget_search import run_stamp
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import DEFAULT_ENSEMBLE, ProxySuite, correlations, rank_ensemble
@@ -171,7 +171,7 @@ def main() -> None:
         "gradient pass to fisher, AZ-NAS's pass to az_expressivity), so the proxies that "
         "read a shared pass show almost nothing.",
         "",
-        f"Run: commit {stamp['git_commit'][:10]}, {stamp['date']}, {stamp['cpu_count']} "
+        f"Run: commit {stamp['commit']}, {stamp['date']}, {stamp['cores']} "
         f"cores, {stamp['torch_threads']} torch thread(s) for the report (scoring: the "
         "parts' own processes, one thread each).",
         "",
@@ -181,7 +181,7 @@ def main() -> None:
     write_result(
         Path(args.out).name,
         {"cells": len(population), "seed": args.seed, "batch_size": args.batch_size,
-         "run": stamp, "proxies": report},
+         "proxies": report},
         markdown=md,
     )  # fmt: skip
 

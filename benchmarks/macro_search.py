@@ -39,8 +39,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, ScoreCache, markdown_table, shared_dir, write_result
-from benchmarks.budget_search import finite, run_stamp
+from benchmarks._common import (
+    REPO,
+    ScoreCache,
+    markdown_table,
+    run_stamp,
+    shared_dir,
+    write_result,
+)
+from benchmarks.budget_search import finite
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import (
@@ -170,12 +177,13 @@ def summarise(
 def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
     """The markdown report."""
     b, reg, n = out["baselines"], out["region"], args.evals
+    stamp = run_stamp()
     lines = [
         f"# NAS-Bench-Macro search quality: {reg['budget']} ({reg['cells']} of "
         f"{reg['space_size']} cells), {n} evaluations, seeds {args.seeds}\n",
-        f"`{out['command']}`  \nrun: commit {out['run']['git_commit'][:10]}, "
-        f"{out['run']['date']}, {out['run']['cpu_count']} cores, "
-        f"{out['run']['torch_threads']} torch thread(s); wall {out['wall_s'] / 60:.1f} min; "
+        f"`{stamp['command']}`  \nrun: commit {stamp['commit']}, "
+        f"{stamp['date']}, {stamp['cores']} cores, "
+        f"{stamp['torch_threads']} torch thread(s); wall {out['wall_s'] / 60:.1f} min; "
         f"fitness cells scored {out['cells_scored']['fitness']}, cheap "
         f"{out['cells_scored']['cheap']}\n",
         "Truth: `mean_acc` (CIFAR-10 %). Fitness: rank ensemble "
@@ -227,7 +235,6 @@ def main() -> None:
     args = parse_args()
     torch_threads(args.threads)
     t0 = time.perf_counter()
-    stamp = run_stamp()
     shared = shared_dir(args.shared)
     space = create_space(args.space)
     net = space.network_options("proxy")
@@ -285,8 +292,7 @@ def main() -> None:
     base["max_params_cells"] = [cell(i) for i in base["max_params_cells"]]
     # fmt: off
     out = {
-        "command": "python benchmarks/macro_search.py " + " ".join(sys.argv[1:]),
-        "run": stamp, "wall_s": time.perf_counter() - t0,
+        "wall_s": time.perf_counter() - t0,
         "config": {**vars(args), "members": members, "aggregation": DEFAULT_AGGREGATION,
                    "network": net, "population_size": 20, "sample_size": 5,
                    "proxy_setting": "CIFAR-10 subset, batch 64, proxy seed 0"},
