@@ -3,6 +3,7 @@ resume: tests/test_persistence.py)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -127,6 +128,36 @@ def test_pause_resume_stop_latency_in_steps(storage: SQLiteStorage) -> None:
         assert s.checkpoint_path.is_file() and snap.status == "stopped"
     finally:
         s.close()
+
+
+def test_a_paced_run_keeps_its_pace_and_still_obeys_commands_at_once(
+    storage: SQLiteStorage,
+) -> None:
+    s = _session(storage, budget=4, supernet=False, pace_s=0.4)
+    try:
+        s.start()
+        snap = s.wait(lambda x: x.status == "finished", timeout=120)
+    finally:
+        s.close()
+    created = [c.created for c in snap.candidates]
+    assert min(b - a for a, b in itertools.pairwise(created)) >= 0.4 - 0.01
+    # a pace far longer than the test: commands do not wait for the next candidate
+    s = _session(storage, budget=10, supernet=False, pace_s=600)
+    try:
+        s.start()
+        s.wait(lambda x: x.n_evaluated >= 1, timeout=60)
+        t0 = time.monotonic()
+        s.steer("prune", 0, "none")
+        s.wait(lambda x: x.mask.state(0, "none") == "pruned", timeout=10)
+        s.pause()
+        snap = s.wait(lambda x: x.status == "paused", timeout=10)
+        assert time.monotonic() - t0 < 10 and snap.n_evaluated == 1
+        s.stop()
+        s.wait(lambda x: x.status == "stopped", timeout=10)
+    finally:
+        s.close()
+    with pytest.raises(CommandError, match="pace_s"):
+        tiny_config(pace_s=-1.0)
 
 
 def test_crash_in_one_candidate_does_not_stop_search(storage: SQLiteStorage) -> None:

@@ -98,6 +98,10 @@ class SearchConfig:
             every current suggestion on the fitness (:mod:`nas_engine.runner.evidence`)
             through the ordinary steering path, its evidence as the note.
         suggest_every: Candidates between two rounds of accepted suggestions.
+        pace_s: Least seconds from one candidate to the next (0: as fast as the machine
+            goes). A teaching demo can slow a search to a pace a class can follow, and a
+            paced search leaves CPU to the page; commands still apply the moment they
+            arrive.
     """
 
     space: str = DEFAULT_SPACE
@@ -145,6 +149,7 @@ class SearchConfig:
     pin: tuple[tuple[int, str], ...] = ()
     accept_suggestions: bool = False
     suggest_every: int = 50
+    pace_s: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, str):  # text is parsed by the caller, not stored
@@ -177,6 +182,8 @@ class SearchConfig:
                 parse_latency_spec(self.latency)
             except BudgetError as exc:
                 raise CommandError(str(exc)) from None
+        if not 0.0 <= self.pace_s <= 3600.0:  # also refuses NaN
+            raise CommandError(f"pace_s must be in [0, 3600] seconds, got {self.pace_s}")
         if self.suggest_every < 1:
             raise CommandError(f"suggest_every must be >= 1, got {self.suggest_every}")
         if self.warmup < 0 or (self.move_p is not None and not 0.0 <= self.move_p <= 1.0):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,9 @@ class CommandLoop:
 
     Subclasses call :meth:`_init_loop`, fill ``_handlers`` (command name → handler),
     implement :meth:`_tick`, :meth:`_publish` and :meth:`_on_crash`, and start
-    ``_thread`` when they are ready. Thread safety: :meth:`_submit` may be called from any
+    ``_thread`` when they are ready. A subclass that sets ``_not_before`` (a
+    :func:`time.monotonic` instant) holds the next tick until then, still applying
+    commands as they arrive. Thread safety: :meth:`_submit` may be called from any
     thread; everything else runs on the loop's thread.
     """
 
@@ -34,6 +37,7 @@ class CommandLoop:
     def _init_loop(self, name: str) -> None:
         self._queue: queue.Queue[Command] = queue.Queue()
         self._closed = threading.Event()
+        self._not_before = 0.0
         self._handlers: dict[str, Callable[[Command], None]] = {}
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
@@ -54,18 +58,19 @@ class CommandLoop:
     def _loop(self) -> None:
         try:
             while not self._closed.is_set():
-                if self._status == "running":
+                wait = self._not_before - time.monotonic()
+                if self._status == "running" and wait <= 0:
                     self._drain(block=False)
                     if self._status == "running":
                         self._tick()
                 else:
-                    self._drain(block=True)
+                    self._drain(block=True, timeout=min(wait, 0.05) if wait > 0 else 0.05)
         except Exception as exc:  # a bug in the loop itself: record and stop cleanly
             self._on_crash(exc)
 
-    def _drain(self, *, block: bool) -> None:
+    def _drain(self, *, block: bool, timeout: float = 0.05) -> None:
         try:
-            cmd = self._queue.get(timeout=0.05) if block else self._queue.get_nowait()
+            cmd = self._queue.get(timeout=timeout) if block else self._queue.get_nowait()
         except queue.Empty:
             return
         while True:

@@ -368,6 +368,8 @@ class SearchSession(CommandLoop):
                 return
         n = len(self._candidates)
         self._evaluate_next()
+        if len(self._candidates) > n and self.config.pace_s:
+            self._not_before = time.monotonic() + self.config.pace_s
         if len(self._candidates) >= self.config.budget:
             self._finish()
         elif len(self._candidates) > n and self.config.accept_suggestions:
