@@ -19,6 +19,11 @@ from tests.app_helpers import make_controller, make_macro_controller
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = os.environ.get("NASNAV_SCREENSHOTS_DIR")
+#: The engine's pace in these tests: a candidate at most every half second leaves the CPU
+#: to the page and the browser. At full speed the engine takes a core, and every candidate
+#: rebuilds the page's figures; three of these tests used 77 CPU seconds unpaced and 34
+#: paced (``/usr/bin/time``, one run each on a loaded machine).
+PACE_S = 0.5
 
 
 def _chip(edge: int, op: str) -> str:
@@ -32,7 +37,7 @@ def served(dash_duo, tmp_path: Path):
         controller.layout_method = "umap"
         controller.cache_dir = Path(__file__).resolve().parents[1] / "data" / "cache"
     else:
-        controller = make_controller(tmp_path)
+        controller = make_controller(tmp_path, pace_s=PACE_S)
     yield from _serve(dash_duo, controller)
 
 
@@ -50,7 +55,9 @@ def _serve(dash_duo, controller):
     """Serve the app on ``controller``; after the test, no console errors, then close."""
     app = create_app(controller, poll_ms=400)
     dash_duo.driver.set_window_size(1500, 1100)
-    dash_duo.start_server(app, port=_port())
+    # dash waits 3 s for the first answer, then kills and restarts the server: too short
+    # on 2 loaded cores, where the first request builds the whole page
+    dash_duo.start_server(app, port=_port(), start_timeout=30)
     dash_duo.wait_for_element(f"#{ids.STATUS}")
     yield dash_duo, controller
     assert dash_duo.get_logs() == [], "browser console errors"
@@ -306,7 +313,7 @@ def test_accept_a_suggestion_then_undo(served_params) -> None:
 @pytest.fixture
 def served_macro(dash_duo, tmp_path: Path):
     """The app serving the macro chain (tiny widths)."""
-    yield from _serve(dash_duo, make_macro_controller(tmp_path))
+    yield from _serve(dash_duo, make_macro_controller(tmp_path, pace_s=PACE_S))
 
 
 def test_macro_space_prune_pin_and_undo(served_macro) -> None:
