@@ -11,6 +11,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("NASNAV_SHARED_DATA", REPO.parent / "shared" / "data"))
 
+#: torch threads per test process: the cores shared among the xdist workers (at most 2).
+#: Two workers of 2 threads each on 2 cores made every parallel op wait for a descheduled
+#: thread; a benchmark pair run that way scored cells 12x slower than one at a time.
+THREADS = max(
+    1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1)))
+)
+os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))  # for the CLI subprocesses tests start
+
 BEST_NB201 = (
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
     "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -31,7 +39,7 @@ def shared_file(name: str) -> Path:
 @pytest.fixture(autouse=True)
 def _seed_torch() -> None:
     torch.manual_seed(0)
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(THREADS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
