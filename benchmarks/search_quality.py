@@ -209,9 +209,32 @@ def hybrid_section(args: argparse.Namespace, space: Any, data: Any, truth: Any) 
     write_result("search_quality_hybrid", result, markdown=md)
 
 
+def _label(row: str, budget: int) -> str:
+    """The README's wording of a strategy row (the JSON keeps the run's labels)."""
+    base, _, expert = row.partition(" + ")
+    name = {
+        "random": f"random (the proxy picks the best of {budget} random cells)",
+        "evolution": "regularised evolution",
+        "proxy_evolution": "proxy-guided evolution (elitist)",
+    }.get(base, base)
+    if expert:
+        name = name.removesuffix(" (elitist)") + " + " + expert
+    return name
+
+
 def render(result: dict[str, Any]) -> str:
-    """The README's table of a ``search_quality*.json`` (its ``table``), from the JSON alone."""
-    return markdown_table(result["table"]["header"], result["table"]["rows"])
+    """The README's table of a ``search_quality*.json`` (its ``table``), from the JSON alone:
+    the strategies in words, the fitness members in the header and the best mean in bold."""
+    header, rows = list(result["table"]["header"]), [list(r) for r in result["table"]["rows"]]
+    if "members" in result and header[0] == "strategy":
+        names = " + ".join(m.replace("params", "#params") for m in result["members"])
+        header[0] = f"strategy (fitness: rank ensemble of {names})"
+        best = max(r[1] for r in rows)
+        for r in rows:
+            r[0] = _label(r[0], result["budget"])
+            if r[1] == best:
+                r[1] = f"**{r[1]:.3f}**"
+    return markdown_table(header, rows)
 
 
 def main() -> None:
