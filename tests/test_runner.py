@@ -156,8 +156,9 @@ def test_a_paced_run_keeps_its_pace_and_still_obeys_commands_at_once(
         s.wait(lambda x: x.status == "stopped", timeout=10)
     finally:
         s.close()
-    with pytest.raises(CommandError, match="pace_s"):
-        tiny_config(pace_s=-1.0)
+    for bad in (-1.0, float("nan"), None, "2"):
+        with pytest.raises(CommandError, match="pace_s"):
+            tiny_config(pace_s=bad)
 
 
 def test_crash_in_one_candidate_does_not_stop_search(storage: SQLiteStorage) -> None:

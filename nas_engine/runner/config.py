@@ -182,7 +182,7 @@ class SearchConfig:
                 parse_latency_spec(self.latency)
             except BudgetError as exc:
                 raise CommandError(str(exc)) from None
-        if not 0.0 <= self.pace_s <= 3600.0:  # also refuses NaN
+        if not isinstance(self.pace_s, int | float) or not 0.0 <= self.pace_s <= 3600.0:
             raise CommandError(f"pace_s must be in [0, 3600] seconds, got {self.pace_s}")
         if self.suggest_every < 1:
             raise CommandError(f"suggest_every must be >= 1, got {self.suggest_every}")
