@@ -145,3 +145,15 @@ def test_best_table_orders_by_the_ensemble_over_all_cells() -> None:
     assert table[1].split()[0] == "1" and table[2].split()[0] == "0"
     assert table[-2].startswith("* online fitness")
     assert table[-1] == f"one-shot estimate: not informative yet: {none.reason}"
+
+
+def test_set_refuses_none_and_nan_where_a_setting_needs_a_number() -> None:
+    from nas_engine.cli.base import parse_set
+
+    assert parse_set(("max_flops=none", "supernet_lr=0.05")) == {
+        "max_flops": None,
+        "supernet_lr": 0.05,
+    }
+    for bad in ("supernet_lr=none", "pace_s=nan", "budget=none", "supernet_lr=abc"):
+        with pytest.raises(click.BadParameter, match="bad value"):
+            parse_set((bad,))

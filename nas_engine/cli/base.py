@@ -140,7 +140,10 @@ def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
                 f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(names))}"
             )
         hint = str(hints[key])
+        optional = "None" in hint or "Optional" in hint
         try:
+            if raw.lower() == "none" and not optional:
+                raise ValueError(raw)
             if "tuple" in hint:
                 out[key] = tuple(v for v in raw.split(",") if v)
             elif "bool" in hint:
@@ -153,6 +156,9 @@ def parse_set(items: tuple[str, ...]) -> dict[str, Any]:
                 out[key] = None if raw.lower() == "none" else float(raw)
             else:
                 out[key] = None if raw.lower() == "none" else raw
+            if isinstance(out[key], float) and out[key] != out[key]:
+                raise ValueError(raw)  # NaN passes every range check
         except ValueError:
-            raise click.BadParameter(f"{item!r}: bad value for {key} ({hint})") from None
+            kind = getattr(hints[key], "__name__", hint)
+            raise click.BadParameter(f"{item!r}: bad value for {key} ({kind})") from None
     return out
