@@ -826,6 +826,7 @@ def render(result: dict[str, Any]) -> dict[str, str]:
     keys = list(sets)
     cfg = result["config"]
     parts: dict[str, str] = {}
+    chosen = result["chosen_members"].replace("+", " + ").replace("params", "#params")
 
     choice = result.get("choice_table") or []
     if choice:
@@ -846,8 +847,7 @@ def render(result: dict[str, Any]) -> dict[str, str]:
             *(f"{SETTING_NAMES.get(k, k)}, CIFAR-10 (not used)" for k in keys),
         ]
         parts["choice"] = (
-            markdown_table(header, rows)
-            + f"\n\nChosen: {result['chosen_members'].replace('+', ' + ')} (the highest "
+            markdown_table(header, rows) + f"\n\nChosen: {chosen} (the highest "
             f"mean CIFAR-100; ties within {TIE} points go to the one listed first)."
         )
 
@@ -876,7 +876,7 @@ def render(result: dict[str, Any]) -> dict[str, str]:
         markdown_table(header, rows)
         + f"\n\nCIFAR-10 test accuracy % of the returned cell, mean ± std over seeds "
         f"{','.join(map(str, cfg['seeds']))}, {cfg['evals']} evaluations each; fitness "
-        f"{result['chosen_members'].replace('+', ' + ')}; warm-up pool {cfg['warmup']}, "
+        f"{chosen}; warm-up pool {cfg['warmup']}, "
         f"move_p {cfg['move_p']}, P={cfg['population_size']}, S={cfg['sample_size']}. "
         '"evals to": when the mean best-so-far curve stays at or above plain evolution\'s '
         "final mean."
