@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -45,10 +46,19 @@ _PORTS = itertools.count()
 
 
 def _port() -> int:
-    """A port of this test process's own: dash_duo counts ports from 58050 in every
-    process, so two xdist workers would otherwise serve on the same one."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 58050 + 200 * int(worker.removeprefix("gw") or 0) + next(_PORTS)
+    """A free port of this test process's own, below Linux's ephemeral range (32768 and
+    up): dash_duo counts ports from 58050 in every process, so two xdist workers shared
+    them, and a port up there can be held by any outgoing connection (chromedriver's
+    included), which failed a server start with "Address already in use"."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    while True:
+        port = 20050 + 200 * worker + next(_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # in use: take the next one
+                continue
+        return port
 
 
 def _serve(dash_duo, controller):
