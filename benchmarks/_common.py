@@ -66,6 +66,11 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
+def members_text(members: Sequence[str]) -> str:
+    """Ensemble members as the README writes them: ``synflow + jacob_cov + #params``."""
+    return " + ".join("#params" if m == "params" else m for m in members)
+
+
 def run_stamp() -> dict[str, Any]:
     """Where a result came from: commit (``+dirty`` with local changes), UTC date, CPU
     cores, the 1-minute load average when the run ended (other work on the machine slows
@@ -143,15 +148,17 @@ def write_result(
     *,
     markdown: str | None = None,
     renderer: str | None = None,
+    stamp: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``benchmarks/results/<name>.json`` (``payload`` plus a ``stamp`` and the
     ``renderer``: the module whose ``render(result)`` turns it into the README's markdown,
     by default the running benchmark script) and, when given, ``<name>.md``; return the
-    JSON path. ``python benchmarks/render_readme.py`` puts the rendered text between the
+    JSON path. ``stamp`` is a :func:`run_stamp` the caller already printed (default: a new
+    one). ``python benchmarks/render_readme.py`` puts the rendered text between the
     README's ``<!-- bench:<name> -->`` markers."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    body = {"stamp": run_stamp(), "renderer": renderer or _main_module(), **payload}
+    body = {"stamp": stamp or run_stamp(), "renderer": renderer or _main_module(), **payload}
     path.write_text(dump_json(_plain(body)) + "\n")
     if markdown is not None:
         (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")

@@ -85,6 +85,7 @@ from benchmarks._common import (
     RESULTS,
     ScoreCache,
     markdown_table,
+    members_text,
     shared_dir,
     write_result,
 )
@@ -587,17 +588,6 @@ def per_cell_s(spc: dict[str, float], names: Sequence[str]) -> float:
     return float(sum(spc.get(n, float("nan")) for n in names if n not in FREE))
 
 
-def finite(o: Any) -> Any:
-    """``o`` with every non-finite float as ``None`` (strict JSON)."""
-    if isinstance(o, dict):
-        return {k: finite(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [finite(v) for v in o]
-    if isinstance(o, float) and not np.isfinite(o):
-        return None
-    return o
-
-
 def write_curves(path: Path, results: dict[str, Any]) -> None:
     """Mean (and std) best-so-far curves, one row per setting, strategy and evaluation."""
     rows = [
@@ -796,7 +786,7 @@ def main() -> None:
             "s_per_cell_all_calls": spc,
         },
     }  # fmt: skip
-    write_result(args.out, finite(out))
+    write_result(args.out, out)  # NaN and ±inf become null there
     write_curves(RESULTS / f"{args.out}_curves.csv", results)
     print(f"wrote {RESULTS / f'{args.out}.json'} and {RESULTS / f'{args.out}_curves.csv'}")
 
@@ -826,7 +816,7 @@ def render(result: dict[str, Any]) -> dict[str, str]:
     keys = list(sets)
     cfg = result["config"]
     parts: dict[str, str] = {}
-    chosen = result["chosen_members"].replace("+", " + ").replace("params", "#params")
+    chosen = members_text(result["chosen_members"].split("+"))
 
     choice = result.get("choice_table") or []
     if choice:
@@ -834,7 +824,7 @@ def render(result: dict[str, Any]) -> dict[str, str]:
         rows = []
         for r in choice:
             cells = [
-                r["members"].replace("+", " + ").replace("params", "#params"),
+                members_text(r["members"].split("+")),
                 f"{r['score_cifar100']:.2f}",
             ]
             if r["chosen"]:

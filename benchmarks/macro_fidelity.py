@@ -182,7 +182,7 @@ def main() -> None:
         Path(args.out).name,
         {"cells": len(population), "seed": args.seed, "batch_size": args.batch_size,
          "proxies": report},
-        markdown=md,
+        markdown=md, stamp=stamp,
     )  # fmt: skip
 
 

@@ -47,7 +47,6 @@ from benchmarks._common import (
     shared_dir,
     write_result,
 )
-from benchmarks.budget_search import finite
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
 from nas_engine.proxies import (
@@ -174,10 +173,9 @@ def summarise(
     }
 
 
-def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
-    """The markdown report."""
+def report(args: argparse.Namespace, out: dict[str, Any], stamp: dict[str, Any]) -> str:
+    """The markdown report (``stamp``: this run's :func:`run_stamp`)."""
     b, reg, n = out["baselines"], out["region"], args.evals
-    stamp = run_stamp()
     lines = [
         f"# NAS-Bench-Macro search quality: {reg['budget']} ({reg['cells']} of "
         f"{reg['space_size']} cells), {n} evaluations, seeds {args.seeds}\n",
@@ -304,8 +302,9 @@ def main() -> None:
                              "cheap": cheap_cache.seconds / max(1, cheap_cache.computed)},
     }
     # fmt: on
-    md = report(args, out)
-    write_result(args.out, finite(out), markdown=md)
+    stamp = run_stamp()
+    md = report(args, out, stamp)
+    write_result(args.out, out, markdown=md, stamp=stamp)  # NaN and ±inf become null there
     print("\n" + md)
 
 

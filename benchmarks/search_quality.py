@@ -31,7 +31,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, RESULTS, ScoreCache, markdown_table, shared_dir, write_result
+from benchmarks._common import (
+    REPO,
+    RESULTS,
+    ScoreCache,
+    markdown_table,
+    members_text,
+    shared_dir,
+    write_result,
+)
 from nas_engine.analysis import op_importance, worst_ops
 from nas_engine.benchmarks import load_ground_truth
 from nas_engine.data import load_dataset
@@ -227,8 +235,7 @@ def render(result: dict[str, Any]) -> str:
     the strategies in words, the fitness members in the header and the best mean in bold."""
     header, rows = list(result["table"]["header"]), [list(r) for r in result["table"]["rows"]]
     if "members" in result and header[0] == "strategy":
-        names = " + ".join(m.replace("params", "#params") for m in result["members"])
-        header[0] = f"strategy (fitness: rank ensemble of {names})"
+        header[0] = f"strategy (fitness: rank ensemble of {members_text(result['members'])})"
         best = max(r[1] for r in rows)
         for r in rows:
             r[0] = _label(r[0], result["budget"])
