@@ -12,6 +12,7 @@ from nas_engine.resources import ResourceBudget
 from nas_engine.search_spaces import MaskError, OpMask
 
 ACTIONS = ("prune", "pin", "unpin", "restore", "reset", "undo", "budget")
+EDGE_ACTIONS = ("prune", "pin", "unpin", "restore")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class SteeringEvent:
         budget_before: Resource budget before the action (``None`` in runs older than
             budgets: unchanged).
         budget_after: Resource budget after it.
+        actor: Stable identity of who steered (e.g. a browser tab's random id); ``""``
+            when unattributed (CLI, notebook, runs older than actors).
+        actor_name: Display name of the actor (e.g. ``"viewer 3"``), or ``""``.
     """
 
     seq: int
@@ -46,6 +50,8 @@ class SteeringEvent:
     undoes: int | None = None
     budget_before: ResourceBudget | None = None
     budget_after: ResourceBudget | None = None
+    actor: str = ""
+    actor_name: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -62,6 +68,8 @@ class SteeringEvent:
             "undoes": self.undoes,
             "budget_before": _budget_dict(self.budget_before),
             "budget_after": _budget_dict(self.budget_after),
+            "actor": self.actor,
+            "actor_name": self.actor_name,
         }
 
     @classmethod
@@ -80,7 +88,31 @@ class SteeringEvent:
             undoes=d.get("undoes"),
             budget_before=_budget(d.get("budget_before")),
             budget_after=_budget(d.get("budget_after")),
+            actor=str(d.get("actor") or ""),
+            actor_name=str(d.get("actor_name") or ""),
         )
+
+    def touches(self, other: SteeringEvent) -> bool:
+        """Whether this event and ``other`` act on the same thing: the same edge (or any
+        edge, when either is a reset) or the resource budget."""
+        if self.action == "budget" or other.action == "budget":
+            return self.action == other.action
+        if "reset" in (self.action, other.action):
+            return True
+        return self.edge is not None and self.edge == other.edge
+
+    def describe(self) -> str:
+        """Short wording of the action, e.g. ``"prune on edge 3"``."""
+        if self.action == "budget":
+            return "budget change"
+        if self.action in EDGE_ACTIONS:
+            return f"{self.action} on edge {self.edge}"
+        return self.action
+
+    def owner(self) -> str:
+        """Possessive wording of the actor, e.g. ``"viewer 2's"`` or ``"an unattributed"``."""
+        name = self.actor_name or self.actor
+        return f"{name}'s" if name else "an unattributed"
 
 
 def _budget_dict(b: ResourceBudget | None) -> dict[str, Any] | None:
@@ -121,17 +153,27 @@ class Steering:
             if e.budget_after is not None:
                 self.budget = e.budget_after
         self.check = check
-        # stack of seqs that an undo may still revert
+        # seqs (in order) of the events an undo may still revert: not undos, not undone
         self._undoable: list[int] = []
         for e in self.events:
-            if e.action == "undo":
-                if self._undoable and self._undoable[-1] == e.undoes:
-                    self._undoable.pop()
-            else:
+            if e.action != "undo":
                 self._undoable.append(e.seq)
+            elif e.undoes in self._undoable:
+                self._undoable.remove(e.undoes)
 
-    def preview(self, action: str, edge: int | None = None, op: str | None = None) -> OpMask:
-        """Return the mask the action would produce, or raise :class:`MaskError`."""
+    def preview(
+        self,
+        action: str,
+        edge: int | None = None,
+        op: str | None = None,
+        *,
+        actor: str = "",
+        actor_name: str = "",
+    ) -> OpMask:
+        """Return the mask the action would produce, or raise :class:`MaskError`.
+
+        ``actor``/``actor_name`` matter for ``undo`` only (see :meth:`apply`).
+        """
         m = self.mask
         if action == "budget":
             return m
@@ -148,9 +190,7 @@ class Steering:
                 raise MaskError("nothing to reset: the mask already allows every op")
             return m.reset()
         if action == "undo":
-            if not self._undoable:
-                raise MaskError("nothing to undo")
-            return self.events[self._undoable[-1]].mask_before
+            return self._reverted(self._undo_target(actor, actor_name))[0]
         raise MaskError(f"unknown steering action {action!r}; use one of {', '.join(ACTIONS)}")
 
     def apply(
@@ -162,8 +202,16 @@ class Steering:
         note: str = "",
         now: float | None = None,
         budget: ResourceBudget | None = None,
+        actor: str = "",
+        actor_name: str = "",
     ) -> SteeringEvent:
         """Apply a command and record it.
+
+        An ``undo`` with an ``actor`` reverts that actor's own latest event that is not
+        undone yet; without one it reverts anyone's latest. Only the undone event's edge
+        (its whole mask for a reset, the budget for a budget change) is restored; the rest
+        stays as it is now. It is refused while a later, not undone event of another actor
+        acts on the same edge (any edge for a reset) or budget.
 
         Args:
             action: One of :data:`ACTIONS`.
@@ -172,6 +220,8 @@ class Steering:
             note: Optional free-text note.
             now: Timestamp (default: now).
             budget: The new resource budget (``budget`` action only).
+            actor: Stable identity of who steers (``""``: unattributed).
+            actor_name: Display name of the actor, used in messages and the history.
 
         Returns:
             The new :class:`SteeringEvent`.
@@ -179,13 +229,20 @@ class Steering:
         Raises:
             MaskError: The action is refused (the reason is in the message).
         """
-        after = self.preview(action, edge, op)
-        new_budget = self._budget_after(action, budget)
+        undoes: int | None = None
+        if action == "undo":
+            target = self._undo_target(actor, actor_name)
+            after, new_budget = self._reverted(target)
+            undoes = target.seq
+        else:
+            after = self.preview(action, edge, op)
+            new_budget = self._budget_after(action, budget)
         if action == "budget" and new_budget == self.budget:
             raise MaskError(f"the resource budget is already {self.budget.describe()}")
         if self.check is not None:
             self.check(after, new_budget)  # refuses a mask and budget that leave no cell
-        undoes = self._undoable.pop() if action == "undo" else None
+        if undoes is not None:
+            self._undoable.remove(undoes)
         self.version += 1
         event = SteeringEvent(
             seq=len(self.events),
@@ -200,6 +257,8 @@ class Steering:
             undoes=undoes,
             budget_before=self.budget,
             budget_after=new_budget,
+            actor=str(actor or ""),
+            actor_name=str(actor_name or ""),
         )
         if action != "undo":
             self._undoable.append(event.seq)
@@ -213,10 +272,39 @@ class Steering:
             if budget is None:
                 raise MaskError("the budget action needs a resource budget")
             return budget
-        if action == "undo":
-            undone = self.events[self._undoable[-1]].budget_before
-            return self.budget if undone is None else undone
         return self.budget
+
+    def _undo_target(self, actor: str, actor_name: str) -> SteeringEvent:
+        """The event an undo by ``actor`` reverts; raises :class:`MaskError` if none or if
+        a later event of another actor acts on the same thing."""
+        if not self._undoable:
+            raise MaskError("nothing to undo")
+        if not actor:
+            return self.events[self._undoable[-1]]  # anyone's latest: nothing comes after
+        mine = [s for s in self._undoable if self.events[s].actor == actor]
+        if not mine:
+            raise MaskError(
+                f"nothing of yours to undo ({actor_name or actor}); "
+                "other viewers' actions are theirs to undo"
+            )
+        target = self.events[mine[-1]]
+        for s in self._undoable:
+            later = self.events[s]
+            if s > target.seq and later.actor != target.actor and later.touches(target):
+                raise MaskError(
+                    f"{later.owner()} {later.describe()} came after your "
+                    f"{target.describe()}; it must be undone first"
+                )
+        return target
+
+    def _reverted(self, target: SteeringEvent) -> tuple[OpMask, ResourceBudget]:
+        """Mask and budget with ``target`` reverted against the current state."""
+        if target.action == "budget":
+            before = target.budget_before
+            return self.mask, self.budget if before is None else before
+        if target.action == "reset":
+            return target.mask_before, self.budget
+        return self.mask.with_edge_from(target.mask_before, _edge(target.edge)), self.budget
 
 
 def _edge(edge: int | None) -> int:

@@ -237,6 +237,8 @@ class SearchSession(CommandLoop):
         *,
         note: str = "",
         budget: ResourceBudget | None = None,
+        actor: str = "",
+        actor_name: str = "",
     ) -> OpMask:
         """Prune, pin, unpin, restore, reset, undo or change the resource budget; refused
         commands raise at once.
@@ -248,18 +250,25 @@ class SearchSession(CommandLoop):
             op: Op name.
             note: Optional free-text note stored with the event.
             budget: The new resource budget (``budget`` only).
+            actor: Stable identity of who steers (e.g. a browser tab's id; ``""``:
+                unattributed). An ``undo`` with an actor reverts that actor's own latest
+                action (see :meth:`~nas_engine.steering.Steering.apply`).
+            actor_name: Display name of the actor (e.g. ``"viewer 3"``), stored with the event.
 
         Returns:
             The mask that will be in force for the next candidate.
 
         Raises:
-            MaskError: Refused (last op of an edge, unknown edge/op, nothing to undo, a
-                mask and budget that leave no cell: :class:`BudgetError`...).
+            MaskError: Refused (last op of an edge, unknown edge/op, nothing (of yours) to
+                undo, another actor's later action on the same edge, a mask and budget that
+                leave no cell: :class:`BudgetError`...).
         """
         with self._lock:
             if self._status == "failed":
                 raise CommandError("this session failed; reopen the run to steer it")
-            event = self._steering.apply(action, edge, op, note=note, budget=budget)
+            event = self._steering.apply(
+                action, edge, op, note=note, budget=budget, actor=actor, actor_name=actor_name
+            )
             self.storage.add_event(self.run_id, event)  # committed before it is shown
             self._message = f"{event.action} accepted (mask v{event.mask_version}, " + (
                 f"{self._region().size:,} cells)"

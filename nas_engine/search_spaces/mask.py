@@ -191,6 +191,21 @@ class OpMask:
         """Return the unrestricted mask."""
         return OpMask.full(num_edges=self.num_edges, ops=self.ops)
 
+    def with_edge_from(self, other: OpMask, edge: int) -> OpMask:
+        """Return a copy whose ``edge`` (pruned ops and pin) is taken from ``other``.
+
+        Every other edge keeps its state here (used to undo one edge's action out of order).
+
+        Raises:
+            MaskError: Unknown edge, or ``other`` has other ops or another number of edges.
+        """
+        self._check_edge(edge)
+        if other.ops != self.ops or other.num_edges != self.num_edges:
+            raise MaskError("cannot take an edge from a mask of another space")
+        return self._replace(
+            edge, pruned=other.pruned[edge], pinned=other.pinned[edge], clear_pin=True
+        )
+
     # ------------------------------------------------------------------ (de)serialise
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready description."""
