@@ -13,17 +13,24 @@ from pathlib import Path
 from dash import Dash
 
 from app import page
+from app.access import Access
 from app.controller import AppController, InputError
 from app.views import VIEWS, load_views
 from app.views.common import ViewContext
+from app.views.sharing import REFRESH_S
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
-__all__ = ["VIEWS", "AppController", "InputError", "create_app"]
+__all__ = ["VIEWS", "Access", "AppController", "InputError", "create_app"]
 
 
 def create_app(
-    controller: AppController, *, poll_ms: int = 1000, views: Sequence[str] = VIEWS
+    controller: AppController,
+    *,
+    poll_ms: int = 1000,
+    views: Sequence[str] = VIEWS,
+    access: Access | None = None,
+    refresh_s: float = REFRESH_S,
 ) -> Dash:
     """Build the Dash app around a controller.
 
@@ -31,6 +38,9 @@ def create_app(
         controller: The engine bridge.
         poll_ms: Snapshot polling interval in milliseconds.
         views: The view modules to show, in order (default: :data:`app.views.VIEWS`).
+        access: Who may steer (default: every viewer; see :mod:`app.access`).
+        refresh_s: Least seconds between two snapshot versions the views draw (every
+            viewer draws the same ones; see :mod:`app.views.sharing`).
 
     Returns:
         The Dash app (``app.server`` is the Flask server). Scripts and styles are served
@@ -45,7 +55,8 @@ def create_app(
         suppress_callback_exceptions=False,
         update_title=None,
     )
-    vc = ViewContext(controller)
+    vc = ViewContext(controller, access=access, refresh_s=refresh_s)
+    app.view_context = vc  # tests and the benchmarks read its counters
     app.layout = page.build_layout(vc, modules, poll_ms=poll_ms)
     page.register(app, vc)
     for module in modules:

@@ -12,6 +12,9 @@ VERSION = "snapshot-version"  # changes when the engine publishes a new snapshot
 SELECTION = "selection-store"  # cell indices of the lasso selection in the embedding
 INSPECT = "inspect-store"  # arch string of the inspected cell
 HIDE_TRUTH = "hide-truth"
+VIEWER = "viewer-store"  # this tab's identity {"key", "name"} (session storage: one per tab)
+VIEWER_NAME = "viewer-name"  # the optional name a viewer types (shown in the history)
+TOKEN = "steering-token"  # the steering token a viewer types (when the server has one)
 REVEAL_TRUTH = "reveal-truth"
 
 # status, alerts and run controls (the header)

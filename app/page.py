@@ -13,6 +13,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import ids
+from app.access import MAX_NAME, MAX_TOKEN, Viewer
 from app.controller import InputError
 from app.viewmodel import proxy_names, strategy_catalogue
 from app.views.common import ViewContext, err, ok
@@ -65,7 +66,56 @@ def header(vc: ViewContext) -> html.Header:
         ],
         className="controls",
     )
-    return html.Header([html.H1("nasnav"), html.Span(id=ids.STATUS, className="status"), controls])
+    return html.Header(
+        [
+            html.H1("nasnav"),
+            html.Span(id=ids.STATUS, className="status"),
+            controls,
+            viewer_controls(vc),
+        ]
+    )
+
+
+def viewer_controls(vc: ViewContext) -> html.Div:
+    """Who this tab is (name), the steering token when the server has one, and a note
+    when the page is read-only."""
+    access = vc.access
+    parts: list[Any] = [
+        html.Label(
+            [
+                "your name ",
+                dcc.Input(
+                    id=ids.VIEWER_NAME,
+                    type="text",
+                    placeholder="viewer n",
+                    maxLength=MAX_NAME,
+                    debounce=True,
+                    persistence=True,
+                    persistence_type="session",
+                    className="name-input",
+                ),
+            ],
+            title="shown in the steering history beside what you did (optional)",
+        )
+    ]
+    token = dcc.Input(
+        id=ids.TOKEN,
+        type="password",
+        placeholder="steering token",
+        maxLength=MAX_TOKEN,
+        persistence=True,
+        persistence_type="session",
+        className="token-input",
+    )
+    if access.needs_token:
+        parts.append(html.Label(["token ", token], title="the teacher's steering token"))
+    else:
+        parts.append(html.Div(token, hidden=True))
+    if access.read_only:
+        parts.append(
+            html.Span("read-only: you can watch, but not steer", className="muted read-only")
+        )
+    return html.Div(parts, className="controls viewer")
 
 
 def build_layout(vc: ViewContext, views: Sequence[ModuleType], *, poll_ms: int = 1000) -> html.Div:
@@ -85,6 +135,7 @@ def build_layout(vc: ViewContext, views: Sequence[ModuleType], *, poll_ms: int =
             dcc.Store(id=ids.VERSION, data=-1),
             dcc.Store(id=ids.SELECTION, data=None),
             dcc.Store(id=ids.INSPECT, data=None),
+            dcc.Store(id=ids.VIEWER, storage_type="session"),
         ],
         className="page",
     )
@@ -108,13 +159,16 @@ def register(app: Dash, vc: ViewContext) -> None:
     @app.callback(
         Output(ids.VERSION, "data"),
         Output(ids.STATUS, "children"),
+        Output(ids.VIEWER, "data"),
         Input(ids.POLL, "n_intervals"),
         State(ids.VERSION, "data"),
+        State(ids.VIEWER, "data"),
     )
-    def poll(_n: int | None, version: Any) -> tuple[Any, Any]:
-        snap = controller.snapshot()
-        key = "none" if snap is None else f"{snap.run_id}:{snap.updated:.6f}"
-        return (no_update if key == version else key), status_line(snap)
+    def poll(_n: int | None, version: Any, viewer: Any) -> tuple[Any, Any, Any]:
+        key, snap = vc.published.get()
+        # a tab without an identity gets one (kept in its session storage)
+        me = no_update if isinstance(viewer, dict) else vc.access.new_viewer()
+        return (no_update if key == version else key), status_line(snap), me
 
     @app.callback(
         Output(ids.REVEAL_TRUTH, "n_clicks"),
@@ -124,7 +178,8 @@ def register(app: Dash, vc: ViewContext) -> None:
     def rehide(_hide: Any) -> int:
         return 0  # ticking "hide ground truth" again hides it until the next Reveal
 
-    @app.callback(
+    @vc.steering_callback(
+        app,
         Output(ids.ALERT, "children", allow_duplicate=True),
         Input(ids.START, "n_clicks"),
         Input(ids.PAUSE, "n_clicks"),
@@ -135,11 +190,9 @@ def register(app: Dash, vc: ViewContext) -> None:
         State(ids.BUDGET, "value"),
         prevent_initial_call=True,
     )
-    def command(*args: Any) -> Any:
+    def command(*args: Any, viewer: Viewer) -> Any:
         strategy, proxy, budget = args[-3:]
         trig = ctx.triggered_id
-        if trig is None or not ctx.triggered or ctx.triggered[0].get("value") in (None, 0):
-            return no_update
         actions = {
             ids.START: lambda: controller.start(strategy=strategy, proxy=proxy, budget=budget),
             ids.PAUSE: controller.pause,

@@ -160,7 +160,10 @@ def test_viewmodel_and_figures_are_valid(controller) -> None:
         json.dumps(f, default=float)
     emb = figs[0]
     assert len(emb["data"][2]["x"]) == len(df)  # evaluated trace
-    assert sum(len(t["x"]) for t in emb["data"][:3]) == space.size
+    # the base traces (excluded, allowed, outside the budget) partition the whole space,
+    # evaluated or not, so a new candidate changes the evaluated trace alone
+    base = [t for i, t in enumerate(emb["data"][:4]) if i != plots.EVALUATED_TRACE]
+    assert sorted(i for t in base for i in t["customdata"]) == list(range(space.size))
 
 
 def test_hide_ground_truth_mode() -> None:

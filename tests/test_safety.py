@@ -31,7 +31,7 @@ from nas_engine.search_spaces import create_space
 from nas_engine.storage import SQLiteStorage
 from nas_engine.supernet import SupernetConfig, SupernetTrainer
 from nas_engine.supernet.trainer import CheckpointError, CheckpointMismatchError
-from tests.app_helpers import TINY, make_controller
+from tests.app_helpers import TINY, VIEWER_STORE, make_controller, post_callback
 from tests.conftest import BEST_NB201
 
 # ------------------------------------------------------------------ (a) checkpoints
@@ -379,6 +379,9 @@ def test_a_dict_strategy_posted_to_dash_answers_200_with_the_message(tmp_path: P
                 {"id": ids.STRATEGY, "property": "value", "value": {"a": 1}},
                 {"id": ids.PROXY, "property": "value", "value": "zico"},
                 {"id": ids.BUDGET, "property": "value", "value": 5},
+                {"id": ids.VIEWER, "property": "data", "value": VIEWER_STORE},
+                {"id": ids.VIEWER_NAME, "property": "value", "value": None},
+                {"id": ids.TOKEN, "property": "value", "value": None},
             ],
         }
         res = app.server.test_client().post(
@@ -393,42 +396,6 @@ def test_a_dict_strategy_posted_to_dash_answers_200_with_the_message(tmp_path: P
         c.storage.close()
 
 
-def _post(
-    app: Any,
-    target: tuple[str, str],
-    value: Any,
-    *,
-    output: str = "",
-    state: dict[tuple[str, str], Any] | None = None,
-) -> Any:
-    """Post one callback the way the renderer does, with ``value`` as the input
-    ``target`` (id, property) and every other input and state empty; ``output`` picks
-    the callback whose output key contains it."""
-    key, cb = next(
-        (k, v)
-        for k, v in app.callback_map.items()
-        if output in k and any((i["id"], i["property"]) == target for i in v["inputs"])
-    )
-    outs = [o.split(".", 1) for o in key.strip(".").split("...")]
-    body = {
-        "output": key,
-        "outputs": [{"id": i, "property": p.split("@")[0]} for i, p in outs]
-        if key.startswith("..")
-        else {"id": outs[0][0], "property": outs[0][1].split("@")[0]},
-        "inputs": [
-            {**i, "value": value if (i["id"], i["property"]) == target else None}
-            for i in cb["inputs"]
-        ],
-        "changedPropIds": [f"{target[0]}.{target[1]}"],
-        "state": [
-            {**s, "value": (state or {}).get((s["id"], s["property"]))} for s in cb["state"]
-        ],
-    }
-    return app.server.test_client().post(
-        "/_dash-update-component", data=json.dumps(body), content_type="application/json"
-    )
-
-
 HOSTILE_POINTS = [{"points": [{"customdata": {"a": 1}}]}, {"points": {"x": 1}}, [1, 2],
                   {"points": [{"customdata": 1e309}]}, {"points": [{"customdata": "x" * 9}]},
                   {"points": [{"customdata": True}]}, "text"]  # fmt: skip
@@ -441,7 +408,7 @@ def test_hostile_plot_events_answer_without_a_500(tmp_path: Path, prop: str, pay
 
     c = make_controller(tmp_path)
     try:
-        res = _post(create_app(c), (embedding.EMBEDDING, prop), payload)
+        res = post_callback(create_app(c), (embedding.EMBEDDING, prop), payload)
         assert res.status_code in (200, 204), res.get_data(as_text=True)[-2000:]
     finally:
         c.close()
@@ -457,10 +424,10 @@ def test_a_hostile_inspected_cell_is_a_message_not_a_500(tmp_path: Path, arch) -
         app = create_app(c)
         for out in (inspector.INSPECT_CELL, inspector.DOWNLOAD):  # the views, the export
             if out == inspector.DOWNLOAD:
-                res = _post(app, (inspector.EXPORT_JSON, "n_clicks"), 1, output=out,
+                res = post_callback(app, (inspector.EXPORT_JSON, "n_clicks"), 1, output=out,
                             state={(ids.INSPECT, "data"): arch})  # fmt: skip
             else:
-                res = _post(app, (ids.INSPECT, "data"), arch, output=out)
+                res = post_callback(app, (ids.INSPECT, "data"), arch, output=out)
             assert res.status_code == 200, res.get_data(as_text=True)[-2000:]
     finally:
         c.close()
@@ -471,6 +438,7 @@ def test_a_hostile_inspected_cell_is_a_message_not_a_500(tmp_path: Path, arch) -
     "trig", [{"edge": "x", "op": "none"}, {"op": "none"}, "chip", {"edge": 1e309, "op": "a"}]
 )
 def test_a_forged_chip_id_is_refused_with_a_message(tmp_path: Path, trig) -> None:
+    from app.access import Viewer
     from app.views import graph
     from app.views.common import ViewContext
 
@@ -478,7 +446,7 @@ def test_a_forged_chip_id_is_refused_with_a_message(tmp_path: Path, trig) -> Non
     try:
         vc = ViewContext(c)
         with pytest.raises(InputError, match="no such op chip"):
-            graph.steer(vc, trig, "prune", None)
+            graph.steer(vc, trig, "prune", None, viewer=Viewer("0123abcd", "viewer 1"))
     finally:
         c.close()
         c.storage.close()

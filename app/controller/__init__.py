@@ -279,9 +279,19 @@ class AppController(BackgroundJobs):
         return f"{method.replace('_search', '')} sent to run {s.run_id}"
 
     def steer(
-        self, action: str, edge: int | None = None, op: str | None = None, note: str = ""
+        self,
+        action: str,
+        edge: int | None = None,
+        op: str | None = None,
+        note: str = "",
+        *,
+        actor: str = "",
+        actor_name: str = "",
     ) -> str:
         """Prune/pin/unpin/restore/reset/undo on the live run's mask.
+
+        ``actor`` (a viewer's stable key) and ``actor_name`` attribute the event; an undo
+        with an actor reverts that actor's own last action.
 
         Returns:
             The engine's acceptance message.
@@ -298,14 +308,14 @@ class AppController(BackgroundJobs):
         if s is None:
             raise InputError("no run yet: press Start before steering")
         try:
-            s.steer(action, edge, op, note=note)
+            s.steer(action, edge, op, note=note, actor=actor, actor_name=actor_name)
         except (MaskError, CommandError) as exc:
             raise InputError(str(exc)) from None
         return s.snapshot().message or f"{action} accepted"
 
     def set_resource_budget(
         self, *, max_flops: Any = None, max_params: Any = None, max_latency: Any = None,
-        note: str = "",
+        note: str = "", actor: str = "", actor_name: str = "",
     ) -> str:  # fmt: skip
         """Change the live run's resource budget (blank = no limit), as a steering event;
         before the first run, set the budget new runs start with.
@@ -315,6 +325,8 @@ class AppController(BackgroundJobs):
             max_params: Parameter limit in millions.
             max_latency: Latency limit in ms on the run's latency-table device.
             note: Optional note stored with the event.
+            actor: The viewer's stable key (undo matches on it).
+            actor_name: The viewer's name in the history.
 
         Returns:
             The engine's acceptance message.
@@ -334,7 +346,10 @@ class AppController(BackgroundJobs):
                     **dict(zip(("max_flops", "max_params", "max_latency"), values, strict=True)),
                 )
                 return f"budget for new runs: {self.defaults.resource_budget().describe()}"
-            s.steer("budget", budget=ResourceBudget(*values), note=note)
+            s.steer(
+                "budget", budget=ResourceBudget(*values), note=note, actor=actor,
+                actor_name=actor_name,
+            )  # fmt: skip
         except (MaskError, CommandError) as exc:
             raise InputError(str(exc)) from None
         return s.snapshot().message or "budget accepted"

@@ -26,9 +26,10 @@ from app.plots.charts import (
     time_figure,
     zico_layers_figure,
 )
-from app.plots.space import embedding_figure, pareto_figure
+from app.plots.space import EVALUATED_TRACE, embedding_figure, pareto_figure
 
 __all__ = [
+    "EVALUATED_TRACE",
     "FONT",
     "PALETTE",
     "attribution_figure",

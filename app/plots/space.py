@@ -10,6 +10,9 @@ import pandas as pd
 
 from app.plots.base import _base_layout, empty_figure
 
+#: Index of the evaluated cells' trace in :func:`embedding_figure`'s data.
+EVALUATED_TRACE = 2
+
 
 def embedding_figure(
     xy: np.ndarray,
@@ -38,11 +41,11 @@ def embedding_figure(
 
     Returns:
         A Plotly figure dict. ``customdata`` carries cell indices for click and selection.
+        Trace :data:`EVALUATED_TRACE` is the evaluated cells; the others do not depend on
+        them.
     """
     idx_all = np.arange(len(xy))
     ev_idx = evaluated["index"].to_numpy(dtype=int) if len(evaluated) else np.zeros(0, int)
-    in_ev = np.zeros(len(xy), dtype=bool)
-    in_ev[ev_idx] = True
     xy_r = np.round(xy.astype(float), 3)
 
     def points(sel: np.ndarray) -> dict[str, Any]:
@@ -52,8 +55,11 @@ def embedding_figure(
             "customdata": idx_all[sel].tolist(),
         }
 
-    excluded = ~allowed & ~in_ev
-    free = allowed & ~in_ev
+    # the three base traces hold every cell, evaluated or not (the evaluated trace is drawn
+    # on top), so they change only with the mask and the budget: a new candidate changes
+    # the evaluated trace alone, and a tab showing the figure is patched with that one
+    excluded = ~allowed
+    free = allowed.copy()
     over = np.zeros(len(xy), dtype=bool) if in_budget is None else free & ~in_budget
     free &= ~over
     c = np.asarray(colour, dtype=float)
@@ -69,10 +75,10 @@ def embedding_figure(
         {
             "type": "scattergl",
             "mode": "markers",
-            "name": "not evaluated",
+            "name": "allowed by mask",
             **points(free),
             "marker": {"size": 3, "color": "#90a4ae", "opacity": 0.25},
-            "hovertemplate": "not evaluated yet (cell %{customdata}); click to inspect"
+            "hovertemplate": "allowed by the mask (cell %{customdata}); click to inspect"
             "<extra></extra>",
         },
         {

@@ -285,10 +285,12 @@ def graph_data(
         what = action_text(event.action, event.edge, event.op, space) + (
             f" {event.budget_after.describe()}" if event.action == "budget" else ""
         )
+        who = getattr(event, "actor_name", "")  # who did it (a viewer's name), when known
         rows.append(
             (
                 time.strftime("%H:%M:%S", time.localtime(event.time)),
-                f" {what} → v{event.mask_version} ({event.mask_after.size():,} cells)",
+                (f" {who}:" if who else "")
+                + f" {what} → v{event.mask_version} ({event.mask_after.size():,} cells)",
                 event.note,
             )
         )

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from app import ids, plots
+from app.access import Viewer
 from app.controller import InputError
 from app.viewmodel import COSTS, pareto_data
-from app.views.common import ViewContext, card, err, metric_dropdown, ok
+from app.views.common import Frame, ViewContext, card, err, hashable, metric_dropdown, ok
 
 TITLE = "Budget & Pareto front"
 HELP = (
@@ -96,7 +97,8 @@ def register(app: Dash, vc: ViewContext) -> None:
     """Wire the budget and aid controls to the controller, the plot to snapshots."""
     controller = vc.controller
 
-    @app.callback(
+    @vc.steering_callback(
+        app,
         Output(ids.ALERT, "children", allow_duplicate=True),
         Input(APPLY, "n_clicks"),
         Input(APPLY_AIDS, "n_clicks"),
@@ -107,14 +109,20 @@ def register(app: Dash, vc: ViewContext) -> None:
         State(MOVE_P, "value"),
         prevent_initial_call=True,
     )
-    def apply(_b: Any, _a: Any, flops: Any, params: Any, lat: Any, pool: Any, p: Any) -> Any:
-        if not ctx.triggered or ctx.triggered[0].get("value") in (None, 0):
-            return no_update
+    def apply(
+        _b: Any, _a: Any, flops: Any, params: Any, lat: Any, pool: Any, p: Any, *, viewer: Viewer
+    ) -> Any:
         try:
             if ctx.triggered_id == APPLY_AIDS:
                 return ok(controller.set_aids(warmup=pool, move_p=p))
             return ok(
-                controller.set_resource_budget(max_flops=flops, max_params=params, max_latency=lat)
+                controller.set_resource_budget(
+                    max_flops=flops,
+                    max_params=params,
+                    max_latency=lat,
+                    actor=viewer.key,
+                    actor_name=viewer.name,
+                )
             )
         except InputError as exc:
             return err(str(exc))
@@ -131,6 +139,10 @@ def register(app: Dash, vc: ViewContext) -> None:
     )
     def update(_v: Any, cost: str, metric: str, hide: Any, reveal: Any) -> Any:
         f = vc.frame(hide, reveal)
+        key = ("budget", f.key, f.hide_truth, hashable([cost, metric]))
+        return vc.shared.get(key, lambda: _build(f, cost, metric))
+
+    def _build(f: Frame, cost: str, metric: str) -> Any:
         costs = controller.costs() if f.snap is not None else None
         d = pareto_data(f.snap, f.df, costs, cost=cost, metric=metric, hide_truth=f.hide_truth)
         info = "" if f.snap is None else f"in force: {f.snap.budget.describe()}"

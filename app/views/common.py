@@ -8,33 +8,44 @@ that once and returns a :class:`Frame`.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from dash import dcc, html
+from dash import Dash, Output, State, ctx, dcc, html, no_update
 
-from app.controller import AppController
+from app import ids
+from app.access import Access
+from app.controller import AppController, InputError
 from app.viewmodel import all_metric_names, candidates_frame, metric_label, metric_options
+from app.views.sharing import REFRESH_S, Published, SharedResults
+
+#: States every steering callback gets (see :meth:`ViewContext.steering_callback`).
+STEER_STATES = (
+    State(ids.VIEWER, "data"),
+    State(ids.VIEWER_NAME, "value"),
+    State(ids.TOKEN, "value"),
+)
 
 
 class _FrameCache:
-    """Candidates frame per snapshot version, so parallel callbacks build it once."""
+    """Candidates frame per published snapshot version, so parallel callbacks build it
+    once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.key: Any = None
         self.df: pd.DataFrame | None = None
 
-    def get(self, controller: AppController) -> tuple[Any, pd.DataFrame]:
-        snap = controller.snapshot()
-        key = None if snap is None else (snap.run_id, snap.updated, len(snap.candidates))
+    def get(self, key: str, snap: Any, space: Any) -> pd.DataFrame:
         with self._lock:
             if key != self.key or self.df is None:
-                self.df, self.key = candidates_frame(snap, controller.space), key
-            return snap, self.df
+                self.df, self.key = candidates_frame(snap, space), key
+            return self.df
 
 
 @dataclass(frozen=True)
@@ -42,13 +53,15 @@ class Frame:
     """The opening of a snapshot-driven callback.
 
     Args:
-        snap: The live snapshot (``None`` before the first run).
+        key: The published snapshot's version key (shared results are keyed on it).
+        snap: The published snapshot (``None`` before the first run).
         df: Its candidates frame (one row per evaluated candidate).
         hide_truth: Whether ground truth is hidden (classroom mode, not revealed).
         metrics: Metrics the run has data for (truth dropped when hidden).
         options: Dropdown options: every metric, truth dropped when hidden.
     """
 
+    key: str
     snap: Any
     df: pd.DataFrame
     hide_truth: bool
@@ -63,16 +76,78 @@ class Frame:
 
 
 class ViewContext:
-    """Handed to every view's ``register``: the controller and the shared frame cache.
+    """Handed to every view's ``register``: the controller, the published snapshot, the
+    results every viewer shares, and who may steer.
 
     Args:
         controller: The engine bridge.
+        access: The steering policy (default: anyone on this machine steers).
+        refresh_s: Least seconds between two published snapshot versions.
     """
 
-    def __init__(self, controller: AppController) -> None:
+    def __init__(
+        self,
+        controller: AppController,
+        *,
+        access: Access | None = None,
+        refresh_s: float = REFRESH_S,
+    ) -> None:
         self.controller = controller
         self.space = controller.space
+        self.access = access or Access()
+        self.published = Published(controller.snapshot, refresh_s=refresh_s)
+        self.shared = SharedResults()
+        #: ``module.function`` of each callback registered with :meth:`steering_callback`
+        self.steering_callbacks: list[str] = []
         self._frames = _FrameCache()
+
+    def version(self) -> str:
+        """The published snapshot's version key."""
+        return self.published.get()[0]
+
+    def steering_callback(self, app: Dash, *deps: Any, **kw: Any) -> Callable[[Any], Any]:
+        """Register a callback that changes the search (steer, start, stop, train...).
+
+        The tab's identity, name and token are appended as states. Before the body runs,
+        :meth:`Access.viewer` checks them: a refused viewer gets the reason in the alert
+        line and every other output is left alone. An untriggered call (a click count of
+        0 or ``None``) changes nothing. The body gets the rest of the arguments and
+        ``viewer=`` (:class:`~app.access.Viewer`); after it, the published snapshot is
+        refreshed so the sender sees the effect at the next poll.
+        """
+        outputs = [d for d in deps if isinstance(d, Output)]
+        alert = [
+            (o.component_id, o.component_property) == (ids.ALERT, "children") for o in outputs
+        ]
+        if not any(alert):
+            raise ValueError("a steering callback must write the alert line")
+
+        def answer(message: Any) -> Any:
+            out = [message if a else no_update for a in alert]
+            return out[0] if len(out) == 1 else tuple(out)
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def guarded(*args: Any) -> Any:
+                *rest, store, name, token = args
+                if not ctx.triggered or ctx.triggered[0].get("value") in (None, 0):
+                    return answer(no_update)
+                try:
+                    viewer = self.access.viewer(store, name, token)
+                except InputError as exc:
+                    return answer(err(str(exc)))
+                try:
+                    return fn(*rest, viewer=viewer)
+                finally:
+                    self.published.refresh()
+
+            name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
+            guarded.__name__ = guarded.__qualname__ = fn.__name__
+            guarded.__doc__ = fn.__doc__
+            self.steering_callbacks.append(name)
+            app.callback(*deps, *STEER_STATES, **kw)(guarded)
+            return fn
+
+        return decorate
 
     def frame(self, hide: Any = None, reveal: Any = None) -> Frame:
         """The shared callback opening (see the module docstring).
@@ -81,15 +156,25 @@ class ViewContext:
             hide: Value of the "hide ground truth" checklist.
             reveal: Clicks on "Reveal" since it was last ticked.
         """
-        snap, df = self._frames.get(self.controller)
+        key, snap = self.published.get()
+        df = self._frames.get(key, snap, self.space)
         hidden = truth_hidden(hide, reveal)
         return Frame(
+            key=key,
             snap=snap,
             df=df,
             hide_truth=hidden,
             metrics=metric_options(df, hide_truth=hidden),
             options=dropdown_options(hidden),
         )
+
+
+def hashable(value: Any) -> str:
+    """A browser-sent value (a selection, a dropdown value) as a result-cache key part."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def truth_hidden(hide: list[str] | None, reveal_clicks: int | None) -> bool:

@@ -9,7 +9,7 @@ from dash import Dash, Input, Output, dcc, html
 
 from app import ids, plots
 from app.viewmodel import comparison_data, proxy_catalogue
-from app.views.common import ViewContext, card, metric_dropdown
+from app.views.common import Frame, ViewContext, card, hashable, metric_dropdown
 
 TITLE = "Proxy comparison"
 HELP = (
@@ -102,6 +102,10 @@ def register(app: Dash, vc: ViewContext) -> None:
         _v: Any, selection: Any, x: str, y: str, method: str, k: Any, hide: Any, reveal: Any
     ) -> Any:
         f = vc.frame(hide, reveal)
+        key = ("compare", f.key, f.hide_truth, hashable([selection, x, y, method, k]))
+        return vc.shared.get(key, lambda: _build(f, selection, x, y, method, k))
+
+    def _build(f: Frame, selection: Any, x: str, y: str, method: str, k: Any) -> Any:
         d = comparison_data(
             f.df, x=x, y=y, method=method, k=k, selection=selection, hide_truth=f.hide_truth,
             snap=f.snap,

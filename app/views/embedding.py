@@ -3,22 +3,25 @@ inspects a cell; a lasso selection filters the other views."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from dash import Dash, Input, Output, dcc, html, no_update
+import numpy as np
+from dash import Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from app import ids, plots
+from app.access import Viewer
 from app.controller import InputError, inputs
 from app.viewmodel import embedding_data, space_colour_options
-from app.views.common import ViewContext, card, metric_dropdown, ok
+from app.views.common import Frame, ViewContext, card, hashable, metric_dropdown, ok
 
 TITLE = "Embedding"
 HELP = (
     "Every cell of the space laid out in 2-D (UMAP of one-hot encodings, cached on disk). Faint "
-    "points are not evaluated yet, grey ones are excluded by the mask, orange ones lie "
-    "outside the resource budget, solid ones are evaluated and coloured by the chosen "
-    "metric. The 'all cells · …' colourings use the whole-space scores of the cheap, "
-    "data-free proxies (press 'score all cells' once; the job resumes where it stopped "
+    "points are the cells the mask allows, grey ones are excluded by the mask, orange ones "
+    "lie outside the resource budget; evaluated cells are drawn on top, solid and coloured "
+    "by the chosen metric. The 'all cells · …' colourings use the whole-space scores of the "
+    "cheap, data-free proxies (press 'score all cells' once; the job resumes where it stopped "
     "and can also run as `nasnav space-scores`). Box/lasso-select to filter the proxy "
     "comparison; click a point to inspect it."
 )
@@ -27,6 +30,7 @@ EMBEDDING = "embedding"
 COLOUR_BY = "colour-by"
 COLOUR_SCALE = "colour-scale"
 EMBED_INFO = "embedding-info"
+DRAWN = "embedding-drawn"  # key of the base traces this tab's figure shows
 SPACE_RUN = "space-scores-run"
 
 
@@ -40,6 +44,17 @@ def _cell_index(point: Any) -> int | None:
         return inputs.whole("cell index", value)
     except InputError:
         return None
+
+
+def base_key(method: str, allowed: Any, in_budget: Any, selected: int | None) -> str:
+    """A digest of what the figure's traces other than the evaluated cells' are drawn from
+    (layout, mask, budget, inspected cell): two figures with the same key differ only in
+    the evaluated trace, so a tab showing one can be patched to the other."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(f"{method}|{selected}|".encode())
+    h.update(np.asarray(allowed, dtype=bool).tobytes())
+    h.update(b"-" if in_budget is None else np.asarray(in_budget, dtype=bool).tobytes())
+    return h.hexdigest()
 
 
 def layout(vc: ViewContext) -> html.Div:
@@ -66,6 +81,7 @@ def layout(vc: ViewContext) -> html.Div:
             className="row",
         ),
         dcc.Graph(id=EMBEDDING, config={"displaylogo": False}),
+        dcc.Store(id=DRAWN, data=None),
     )
 
 
@@ -76,18 +92,42 @@ def register(app: Dash, vc: ViewContext) -> None:
         Output(EMBEDDING, "figure"),
         Output(EMBED_INFO, "children"),
         Output(COLOUR_BY, "options"),
+        Output(DRAWN, "data"),
         Input(ids.VERSION, "data"),
         Input(COLOUR_BY, "value"),
         Input(COLOUR_SCALE, "value"),
         Input(ids.INSPECT, "data"),
         Input(ids.HIDE_TRUTH, "value"),
         Input(ids.REVEAL_TRUTH, "n_clicks"),
+        State(DRAWN, "data"),
     )
-    def update(_v: Any, colour_by: str, scale: str, inspected: Any, hide: Any, reveal: Any) -> Any:
+    def update(
+        _v: Any, colour_by: str, scale: str, inspected: Any, hide: Any, reveal: Any, drawn: Any
+    ) -> Any:
         xy, method = vc.controller.layout()
         f = vc.frame(hide, reveal)
         whole_space = (colour_by or "").startswith("space:")
         whole = vc.controller.space_scores(values=whole_space)  # parsed only when shown
+        key = (
+            "embedding", f.key, f.hide_truth, method, xy is None,
+            hashable([colour_by, scale, inspected]),
+            whole.done, whole.running, whole.error, tuple(whole.names),
+        )  # fmt: skip
+        fig, info, options, base = vc.shared.get(
+            key, lambda: _build(f, xy, method, whole, colour_by, scale, inspected)
+        )
+        if ctx.triggered_id == ids.VERSION and base is not None and drawn == base:
+            # this tab already shows the base traces (the whole space): send the evaluated
+            # cells' trace only, not the 15,625 points again
+            patch = Patch()
+            patch["data"][plots.EVALUATED_TRACE] = fig["data"][plots.EVALUATED_TRACE]
+            return patch, info, options, no_update
+        return fig, info, options, base
+
+    def _build(
+        f: Frame, xy: Any, method: str, whole: Any, colour_by: str, scale: str, inspected: Any
+    ) -> tuple[Any, str, Any, str | None]:
+        """The figure, the caption, the menu, and the key of the figure's base traces."""
         options = f.options + space_colour_options(list(whole.names))
         if xy is None:
             msg = (
@@ -95,7 +135,7 @@ def register(app: Dash, vc: ViewContext) -> None:
                 if method == "pending"
                 else f"layout failed: {method}"
             )
-            return plots.empty_figure(msg), msg, options
+            return plots.empty_figure(msg), msg, options, None
         d = embedding_data(
             f.snap,
             f.df,
@@ -107,7 +147,9 @@ def register(app: Dash, vc: ViewContext) -> None:
             method=method,
             space_values=whole.values,
             space_done=whole.done,
-            space_truth=vc.controller.truth_by_index() if whole_space else None,
+            space_truth=(
+                vc.controller.truth_by_index() if (colour_by or "").startswith("space:") else None
+            ),
         )
         fig = plots.embedding_figure(
             xy,
@@ -124,14 +166,15 @@ def register(app: Dash, vc: ViewContext) -> None:
             info += f" · scoring all cells: {whole.done:,} of {whole.total:,}"
         elif whole.error:
             info += f" · whole-space scoring failed: {whole.error}"
-        return fig, info, options
+        return fig, info, options, base_key(method, d.allowed, d.in_budget, d.selected_index)
 
-    @app.callback(
+    @vc.steering_callback(
+        app,
         Output(ids.ALERT, "children", allow_duplicate=True),
         Input(SPACE_RUN, "n_clicks"),
         prevent_initial_call=True,
     )
-    def score_all(_n: Any) -> Any:
+    def score_all(_n: Any, *, viewer: Viewer) -> Any:
         return ok(vc.controller.start_space_scores())
 
     @app.callback(

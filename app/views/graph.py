@@ -10,6 +10,7 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
 from app import ids, plots
+from app.access import Viewer
 from app.controller import InputError
 from app.viewmodel import (
     EVIDENCE_COLUMNS,
@@ -22,7 +23,7 @@ from app.viewmodel import (
     suggestions_view,
 )
 from app.viewmodel.steering import ACCEPTED, GraphData
-from app.views.common import Frame, ViewContext, card, err, metric_dropdown, ok
+from app.views.common import Frame, ViewContext, card, err, hashable, metric_dropdown, ok
 
 TITLE = "Supernet graph & steering"
 HELP = (
@@ -168,17 +169,21 @@ def layout(vc: ViewContext) -> html.Div:
     )
 
 
-def steer(vc: ViewContext, trig: Any, mode: str | None, note: str | None) -> str:
-    """Send the steering command a click on ``trig`` means; return the engine's message.
+def steer(
+    vc: ViewContext, trig: Any, mode: str | None, note: str | None, *, viewer: Viewer
+) -> str:
+    """Send the steering command a click on ``trig`` means, as ``viewer`` (undo reverts
+    that viewer's own last action); return the engine's message.
 
     Raises:
         InputError: No run yet, or the engine refused the action.
     """
     c = vc.controller
+    who = {"actor": viewer.key, "actor_name": viewer.name}
     if trig == UNDO:
-        return c.steer("undo", note=note or "")
+        return c.steer("undo", note=note or "", **who)
     if trig == RESET:
-        return c.steer("reset", note=note or "")
+        return c.steer("reset", note=note or "", **who)
     try:  # the triggering id comes from the request, so it is checked like any input
         e, op = int(trig["edge"]), str(trig["op"])
     except (TypeError, ValueError, KeyError, OverflowError):
@@ -191,7 +196,7 @@ def steer(vc: ViewContext, trig: Any, mode: str | None, note: str | None) -> str
         action = "unpin" if state == "pinned" else "pin"
     else:
         action = "restore" if state == "pruned" else "prune"
-    return c.steer(action, e, None if action == "unpin" else op, note=note or "")
+    return c.steer(action, e, None if action == "unpin" else op, note=note or "", **who)
 
 
 def steering_data(
@@ -217,7 +222,14 @@ def steering_data(
 
 
 def accept_suggestion(
-    vc: ViewContext, key: str, metric: str | None, selection: Any, hide: Any, reveal: Any
+    vc: ViewContext,
+    key: str,
+    metric: str | None,
+    selection: Any,
+    hide: Any,
+    reveal: Any,
+    *,
+    viewer: Viewer | None = None,
 ) -> str:
     """Send the suggestion ``key`` through the ordinary steering path, if the current
     evidence still supports it; its evidence goes into the event's note.
@@ -229,7 +241,8 @@ def accept_suggestion(
     s = find_suggestion(data.evidence, key)
     if s is None:
         raise InputError(f"{key} is no longer supported by the current evidence; not sent")
-    return vc.controller.steer(s.action, s.position, s.op, note=ACCEPTED + s.note())
+    who = {} if viewer is None else {"actor": viewer.key, "actor_name": viewer.name}
+    return vc.controller.steer(s.action, s.position, s.op, note=ACCEPTED + s.note(), **who)
 
 
 def graph_figure(vc: ViewContext, data: GraphData) -> dict[str, Any]:
@@ -247,7 +260,8 @@ def graph_figure(vc: ViewContext, data: GraphData) -> dict[str, Any]:
 def register(app: Dash, vc: ViewContext) -> None:
     """Wire the chips to steering commands and the graph to snapshots."""
 
-    @app.callback(
+    @vc.steering_callback(
+        app,
         Output(ids.ALERT, "children", allow_duplicate=True),
         Input(ALL_CHIPS, "n_clicks"),
         Input(UNDO, "n_clicks"),
@@ -256,12 +270,11 @@ def register(app: Dash, vc: ViewContext) -> None:
         State(NOTE, "value"),
         prevent_initial_call=True,
     )
-    def command(_chips: Any, _undo: Any, _reset: Any, mode: str, note: str) -> Any:
-        trig = ctx.triggered_id
-        if trig is None or not ctx.triggered or ctx.triggered[0].get("value") in (None, 0):
-            return no_update
+    def command(
+        _chips: Any, _undo: Any, _reset: Any, mode: str, note: str, *, viewer: Viewer
+    ) -> Any:
         try:
-            return ok(steer(vc, trig, mode, note))
+            return ok(steer(vc, ctx.triggered_id, mode, note, viewer=viewer))
         except InputError as exc:
             return err(str(exc))
 
@@ -283,6 +296,17 @@ def register(app: Dash, vc: ViewContext) -> None:
     )
     def update(_v: Any, metric: str, _alert: Any, selection: Any, hide: Any, reveal: Any) -> Any:
         f, data = steering_data(vc, metric, selection, hide, reveal, stale_ok=True)
+        # one build per published version, view settings and evidence (the evidence of a
+        # running run may be an earlier one's until the background computes this one's);
+        # the cached value holds the evidence, so its id is not reused meanwhile
+        chip_ids = [o.get("id") for o in ctx.outputs_list[1]]  # the request's chip order
+        key = (
+            "graph", f.key, f.hide_truth, hashable([metric, selection, chip_ids]),
+            id(data.evidence),
+        )  # fmt: skip
+        return vc.shared.get(key, lambda: (_build(f, data), data.evidence))[0]
+
+    def _build(f: Frame, data: GraphData) -> Any:
         fig = graph_figure(vc, data)
         # ALL outputs follow the order of the chips in the layout: position-major, ops in order
         chips = [data.chips[(int(o["id"]["edge"]), o["id"]["op"])] for o in ctx.outputs_list[1]]
@@ -351,28 +375,39 @@ def register(app: Dash, vc: ViewContext) -> None:
         new_state = {"hidden_from": view.hidden_from, "held": list(view.held)}
         return items, view.message, new_state if teaching else {}
 
-    @app.callback(
+    @vc.steering_callback(
+        app,
         Output(ids.ALERT, "children", allow_duplicate=True),
-        Output(DISMISSED, "data"),
         Input(ALL_ACCEPT, "n_clicks"),
-        Input(ALL_DISMISS, "n_clicks"),
-        State(DISMISSED, "data"),
         State(IMPORTANCE_METRIC, "value"),
         State(ids.SELECTION, "data"),
         State(ids.HIDE_TRUTH, "value"),
         State(ids.REVEAL_TRUTH, "n_clicks"),
         prevent_initial_call=True,
     )
-    def act(
-        _a: Any, _d: Any, dismissed: Any, metric: str, selection: Any, hide: Any, reveal: Any
+    def accept(
+        _a: Any, metric: str, selection: Any, hide: Any, reveal: Any, *, viewer: Viewer
     ) -> Any:
+        try:
+            key = str(ctx.triggered_id["key"])
+        except (TypeError, KeyError):
+            return err("no such suggestion")
+        try:
+            return ok(accept_suggestion(vc, key, metric, selection, hide, reveal, viewer=viewer))
+        except InputError as exc:
+            return err(str(exc))
+
+    @app.callback(
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Output(DISMISSED, "data"),
+        Input(ALL_DISMISS, "n_clicks"),
+        State(DISMISSED, "data"),
+        prevent_initial_call=True,
+    )
+    def dismiss(_d: Any, dismissed: Any) -> Any:
+        """Dismissing is this viewer's own view: it needs no token."""
         trig = ctx.triggered_id
         if trig is None or not ctx.triggered or ctx.triggered[0].get("value") in (None, 0):
             return no_update, no_update
         key = str(trig["key"])
-        if trig["type"] == DISMISS:
-            return ok(f"dismissed {key}"), [*(dismissed or []), key]
-        try:
-            return ok(accept_suggestion(vc, key, metric, selection, hide, reveal)), no_update
-        except InputError as exc:
-            return err(str(exc)), no_update
+        return ok(f"dismissed {key}"), [*(dismissed or []), key]

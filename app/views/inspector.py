@@ -11,6 +11,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import ids, plots
+from app.access import Viewer
 from app.controller import InputError
 from app.viewmodel import (
     example_arch,
@@ -172,15 +173,14 @@ def register(app: Dash, vc: ViewContext) -> None:
     def show(arch: str | None) -> Any:
         return arch if arch else no_update
 
-    @app.callback(
+    @vc.steering_callback(
+        app,
         Output(ids.ALERT, "children", allow_duplicate=True),
         Input(TRAIN_BTN, "n_clicks"),
         State(ids.INSPECT, "data"),
         prevent_initial_call=True,
     )
-    def train(n: Any, arch: str | None) -> Any:
-        if not n:
-            return no_update
+    def train(_n: Any, arch: str | None, *, viewer: Viewer) -> Any:
         try:
             return ok(controller.train(arch or ""))
         except InputError as exc:

@@ -9,7 +9,7 @@ from dash import Dash, Input, Output, dcc, html
 
 from app import ids, plots
 from app.viewmodel import progress_data
-from app.views.common import ViewContext, card, table
+from app.views.common import Frame, ViewContext, card, table
 
 TITLE = "Search progress"
 HELP = (
@@ -60,6 +60,9 @@ def register(app: Dash, vc: ViewContext) -> None:
     )
     def update(_v: Any, hide: Any, reveal: Any) -> Any:
         f = vc.frame(hide, reveal)
+        return vc.shared.get(("progress", f.key, f.hide_truth), lambda: _build(f))
+
+    def _build(f: Frame) -> Any:
         d = progress_data(f.snap, f.df, show_truth=not f.hide_truth)
         best = (
             ""

@@ -109,7 +109,45 @@ def demo(dataset: str, num: int, epochs: int, seed: int, channels: int, cells: i
     help="Default for new runs, e.g. --set proxy=ensemble --set budget=500.",
 )
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads.")
-@click.option("--debug", is_flag=True, help="Dash debug mode (dev tools, reloader off).")
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Everyone watches, nobody steers, starts, stops or trains (a classroom).",
+)
+@click.option(
+    "--token",
+    envvar="NASNAV_TOKEN",
+    default=None,
+    metavar="TOKEN",
+    help="Steering token: viewers must type it to steer (env NASNAV_TOKEN). --host beyond "
+    "127.0.0.1 needs this or --read-only.",
+)
+@click.option(
+    "--server-threads",
+    default=6,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Request threads of the web server.",
+)
+@click.option(
+    "--idle-timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds before a silent connection is closed.",
+)
+@click.option(
+    "--max-body-mb",
+    default=4.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Largest request body in MiB (larger: 413).",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Werkzeug's development server with Dash's dev tools (reloader off).",
+)
 def serve(
     host: str,
     port: int,
@@ -122,13 +160,22 @@ def serve(
     layout_method: str,
     overrides: tuple[str, ...],
     threads: int | None,
+    read_only: bool,
+    token: str | None,
+    server_threads: int,
+    idle_timeout: int,
+    max_body_mb: float,
     debug: bool,
 ) -> None:
-    """Start the background engine and the Dash app (resumes the latest run in --db)."""
+    """Start the background engine and the Dash app (resumes the latest run in --db).
+
+    The page is served by waitress (threads, idle timeouts, a body limit); --debug swaps
+    in Werkzeug's development server."""
     import torch
 
     try:
         from app.controller import InputError
+        from app.serve import ServerOptions
         from app.serve import serve as serve_app
     except ImportError as exc:  # pragma: no cover - depends on the install
         fail(f"the app needs the 'app' extra: pip install -e '.[app]' ({exc})")
@@ -144,6 +191,13 @@ def serve(
             cache_dir=cache_dir,
             layout_method=layout_method,
             debug=debug,
+            read_only=read_only,
+            token=token or None,
+            options=ServerOptions(
+                threads=server_threads,
+                idle_timeout_s=idle_timeout,
+                max_body_bytes=int(max_body_mb * 2**20),
+            ),
             echo=click.echo,
         )
     except InputError as exc:
