@@ -348,6 +348,16 @@ def register(app: Dash, vc: ViewContext) -> None:
         teaching = bool(teach) and "teach" in teach
         if ctx.triggered_id in (TEACH, HIDE_AGAIN) or not teaching:
             state = {}  # (re)start hiding from the current history
+        # tabs in the same state (most of a classroom) share one build per version
+        key = (
+            "suggestions", f.key, f.hide_truth, id(data.evidence),
+            hashable([metric, selection, teaching, dismissed, state]),
+        )  # fmt: skip
+        return vc.shared.get(
+            key, lambda: (_suggest(f, data, teaching, dismissed, state), data.evidence)
+        )[0]
+
+    def _suggest(f: Frame, data: GraphData, teaching: bool, dismissed: Any, state: Any) -> Any:
         view = suggestions_view(
             data.evidence, f.snap, dismissed=dismissed or [], teach=teaching,
             hidden_from=state.get("hidden_from"), held=state.get("held", []),
