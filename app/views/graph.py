@@ -214,11 +214,19 @@ def steering_data(
     candidates ago while the current one is computed in the background, instead of
     holding the poll for the bootstrap (see :func:`~app.viewmodel.graph_data`)."""
     f = vc.frame(hide, reveal)
-    data = graph_data(
-        f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth,
-        stale_ok=stale_ok,
-    )  # fmt: skip
-    return f, data
+
+    def build() -> GraphData:
+        return graph_data(
+            f.snap, f.df, vc.space, metric=metric, selection=selection, hide_truth=f.hide_truth,
+            stale_ok=stale_ok,
+        )  # fmt: skip
+
+    if not stale_ok:
+        return f, build()
+    # the polling callbacks of every viewer share one per published version: the chips of
+    # a running run then show the evidence the first asker got (at most one version old)
+    key = ("steering", f.key, f.hide_truth, hashable([metric, selection]))
+    return f, vc.shared.get(key, build)
 
 
 def accept_suggestion(
