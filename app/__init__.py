@@ -12,12 +12,12 @@ from pathlib import Path
 
 from dash import Dash
 
-from app import page
+from app import ids, page
 from app.access import Access
 from app.controller import AppController, InputError
 from app.views import VIEWS, load_views
 from app.views.common import ViewContext
-from app.views.sharing import REFRESH_S
+from app.views.sharing import REFRESH_S, SharedResponses
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -61,4 +61,19 @@ def create_app(
     page.register(app, vc)
     for module in modules:
         module.register(app, vc)
+    # the snapshot-driven callbacks and the poll answer alike to every viewer that sends
+    # the same body at the same published version: one answer, shared (app.views.sharing)
+    shareable = {
+        key
+        for key, cb in app.callback_map.items()
+        if any(i["id"] == ids.VERSION for i in cb["inputs"]) or f"{ids.VERSION}.data" in key
+    }
+    vc.responses = SharedResponses(
+        vc.version,
+        shareable,
+        ignore_inputs={(ids.POLL, "n_intervals")},
+        ignore_states={(ids.VIEWER, "data")},
+        ttl_s=max(refresh_s, 0.5),
+    )
+    vc.responses.install(app.server)
     return app

@@ -151,6 +151,35 @@ def test_viewers_share_one_build_per_version_and_the_embedding_sends_only_what_c
     assert "data" in again and len(again["data"]) >= 4
 
 
+def test_identical_requests_at_one_version_share_one_answer_but_new_tabs_get_their_own(
+    tmp_path: Path,
+) -> None:
+    c = make_controller(tmp_path)
+    try:
+        app = create_app(c)
+        vc = app.view_context
+
+        def poll(viewer: Any, tick: int) -> Any:
+            res = post_callback(
+                app, (ids.POLL, "n_intervals"), tick, output=f"{ids.VERSION}.data",
+                state={(ids.VIEWER, "data"): viewer},
+            )  # fmt: skip
+            assert res.status_code == 200
+            return res.get_json()["response"]
+
+        a, b = poll(ALICE, 1), poll(BOB, 7)  # two tabs, other ticks: one answer, shared
+        assert a == b and vc.responses.hits == 1 and vc.responses.misses == 1
+        new1, new2 = poll(None, 1), poll(None, 1)  # tabs without an identity: never shared
+        assert new1[ids.VIEWER]["data"]["key"] != new2[ids.VIEWER]["data"]["key"]
+        assert vc.responses.hits == 1
+        # a steering callback is never answered from the cache
+        shown = [_click(app, (graph.UNDO, "n_clicks"), ALICE) for _ in range(2)]
+        assert all("no run yet" in m for m in shown) and vc.responses.hits == 1
+    finally:
+        c.close()
+        c.storage.close()
+
+
 # --------------------------------------------------------------- production server
 @pytest.fixture()
 def server(tmp_path: Path):

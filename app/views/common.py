@@ -22,7 +22,7 @@ from app import ids
 from app.access import Access
 from app.controller import AppController, InputError
 from app.viewmodel import all_metric_names, candidates_frame, metric_label, metric_options
-from app.views.sharing import REFRESH_S, Published, SharedResults
+from app.views.sharing import REFRESH_S, Published, SharedResponses, SharedResults
 
 #: States every steering callback gets (see :meth:`ViewContext.steering_callback`).
 STEER_STATES = (
@@ -97,6 +97,8 @@ class ViewContext:
         self.access = access or Access()
         self.published = Published(controller.snapshot, refresh_s=refresh_s)
         self.shared = SharedResults()
+        #: whole answers shared between viewers (installed by :func:`app.create_app`)
+        self.responses: SharedResponses | None = None
         #: ``module.function`` of each callback registered with :meth:`steering_callback`
         self.steering_callbacks: list[str] = []
         self._frames = _FrameCache()

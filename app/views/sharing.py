@@ -15,6 +15,8 @@ every figure thirty times. Instead:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -132,3 +134,138 @@ class SharedResults:
             self._building.pop(key, None)
         done.set()
         return value
+
+
+class SharedResponses:
+    """Whole HTTP answers of the snapshot-driven callbacks, shared between viewers.
+
+    :class:`SharedResults` saves building a figure per viewer, but each request still
+    went through Dash and serialised the figures again: at thirty viewers that alone
+    took a large share of the interpreter from the engine thread. This cache sits in
+    front of Dash (a Flask ``before_request``/``after_request`` pair). A request of a
+    shareable callback is keyed on the published snapshot version and its body; an
+    identical body at the same version is answered with the stored bytes. Entries live
+    ``ttl_s`` at most, so what changes without a new version (a layout that finished, a
+    background job) shows within that time.
+
+    Args:
+        version: Returns the published snapshot's version key.
+        shareable: Output keys (Dash's ``output`` field) of the callbacks whose answer
+            depends only on the published snapshot and the request body.
+        ignore_inputs: ``(id, property)`` inputs whose values do not change the answer
+            (the poll's tick count).
+        ignore_states: ``(id, property)`` states whose value does not change the answer
+            once it is set (a tab's identity store: the poll answers alike to every tab
+            that has one). A request where one of them is unset is not shared: the poll
+            then hands that tab a new identity of its own.
+        ttl_s: Longest life of an entry.
+        size: Entries kept.
+    """
+
+    def __init__(
+        self,
+        version: Callable[[], str],
+        shareable: set[str],
+        *,
+        ignore_inputs: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+        ignore_states: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+        ttl_s: float = REFRESH_S,
+        size: int = 256,
+    ) -> None:
+        self.version = version
+        self.shareable = shareable
+        self.ignore_inputs = ignore_inputs
+        self.ignore_states = ignore_states
+        self.ttl_s = ttl_s
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Hashable, tuple[float, int, bytes, str]] = OrderedDict()
+        self._building: dict[Hashable, threading.Event] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def install(self, server: Any) -> None:
+        """Hook into a Flask server's request cycle."""
+        import flask
+
+        @server.before_request
+        def _answer() -> Any:
+            req = flask.request
+            if req.method != "POST" or not req.path.endswith("/_dash-update-component"):
+                return None
+            key = self.key_of(req.get_data(cache=True))
+            if key is None:
+                return None
+            hit = self._get(key)
+            if hit is not None:
+                status, body, mimetype = hit
+                return flask.Response(body, status=status, mimetype=mimetype)
+            flask.g.nasnav_shared_key = key
+            return None
+
+        @server.after_request
+        def _keep(response: Any) -> Any:
+            key = flask.g.pop("nasnav_shared_key", None)
+            if key is not None:
+                ok = response.status_code in (200, 204) and not response.direct_passthrough
+                self._put(key, response.status_code, response.get_data() if ok else None,
+                          response.mimetype)  # fmt: skip
+            return response
+
+        @server.teardown_request
+        def _release(_exc: Any) -> None:  # a request that failed before after_request
+            key = flask.g.pop("nasnav_shared_key", None)
+            if key is not None:
+                self._put(key, 500, None, "")
+
+    def key_of(self, raw: bytes) -> Hashable | None:
+        """The cache key of a request body, or ``None`` when it is not shareable."""
+        try:
+            body = json.loads(raw)
+            output = body["output"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        if not isinstance(output, str) or output not in self.shareable:
+            return None
+        for part, ignored in (("inputs", self.ignore_inputs), ("state", self.ignore_states)):
+            specs = body.get(part)
+            if not isinstance(specs, list):
+                continue
+            for spec in specs:
+                if isinstance(spec, dict) and (spec.get("id"), spec.get("property")) in ignored:
+                    if part == "state" and spec.get("value") is None:
+                        return None
+                    spec["value"] = None
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return (self.version(), hashlib.blake2b(text.encode(), digest_size=16).digest())
+
+    def _get(self, key: Hashable) -> tuple[int, bytes, str] | None:
+        while True:
+            with self._lock:
+                item = self._items.get(key)
+                if item is not None and time.monotonic() - item[0] <= self.ttl_s:
+                    self.hits += 1
+                    return item[1:]
+                running = self._building.get(key)
+                if running is None:
+                    self._building[key] = threading.Event()
+                    self.misses += 1
+                    return None
+            if not running.wait(10.0):
+                return None  # the first request is stuck: answer this one through Dash
+            with self._lock:
+                item = self._items.get(key)
+                if item is None:  # the first one failed: this one goes through Dash
+                    self.misses += 1
+                    return None
+
+    def _put(self, key: Hashable, status: int, body: bytes | None, mimetype: str) -> None:
+        with self._lock:
+            if body is not None:
+                self._items[key] = (time.monotonic(), status, body, mimetype)
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            done = self._building.pop(key, None)
+        if done is not None:
+            done.set()
