@@ -74,6 +74,7 @@ def create_app(
         ignore_inputs={(ids.POLL, "n_intervals")},
         ignore_states={(ids.VIEWER, "data")},
         ttl_s=max(refresh_s, 0.5),
+        viewers=vc.viewers,
     )
     vc.responses.install(app.server)
     return app

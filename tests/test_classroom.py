@@ -17,7 +17,7 @@ from app import Access, InputError, create_app, ids
 from app.access import check_exposure
 from app.serve import ServerOptions, make_server
 from app.views import budget, embedding, graph, inspector
-from app.views.sharing import Published, SharedResults
+from app.views.sharing import Published, SharedResults, ViewerCount
 from tests.app_helpers import make_controller, post_callback
 from tests.conftest import BEST_NB201
 
@@ -69,6 +69,18 @@ def test_published_snapshot_changes_at_most_once_per_refresh_and_at_once_after_a
     live["n"] += 1
     pub.refresh()  # a steering command: its sender sees the effect at the next poll
     assert pub.get()[0] == f"1:{float(live['n']):.6f}"
+
+
+def test_the_published_interval_grows_with_the_room_so_the_total_rate_is_bounded() -> None:
+    now = {"t": 0.0}
+    room = ViewerCount(window_s=10.0, clock=lambda: now["t"])
+    pub = Published(lambda: None, refresh_s=2.0, viewers=room, per_s=6.0)
+    assert pub.interval() == 2.0
+    for i in range(30):
+        room.touch(f"tab{i}")
+    assert room.count() == 30 and pub.interval() == 5.0  # 30 tabs x 1/5 s = 6 per second
+    now["t"] = 11.0  # they left
+    assert room.count() == 0 and pub.interval() == 2.0
 
 
 def test_shared_results_build_once_for_concurrent_viewers() -> None:

@@ -22,7 +22,13 @@ from app import ids
 from app.access import Access
 from app.controller import AppController, InputError
 from app.viewmodel import all_metric_names, candidates_frame, metric_label, metric_options
-from app.views.sharing import REFRESH_S, Published, SharedResponses, SharedResults
+from app.views.sharing import (
+    REFRESH_S,
+    Published,
+    SharedResponses,
+    SharedResults,
+    ViewerCount,
+)
 
 #: States every steering callback gets (see :meth:`ViewContext.steering_callback`).
 STEER_STATES = (
@@ -95,7 +101,8 @@ class ViewContext:
         self.controller = controller
         self.space = controller.space
         self.access = access or Access()
-        self.published = Published(controller.snapshot, refresh_s=refresh_s)
+        self.viewers = ViewerCount()
+        self.published = Published(controller.snapshot, refresh_s=refresh_s, viewers=self.viewers)
         self.shared = SharedResults()
         #: whole answers shared between viewers (installed by :func:`app.create_app`)
         self.responses: SharedResponses | None = None

@@ -25,14 +25,58 @@ from typing import Any
 
 #: Default least seconds between two published snapshot versions.
 REFRESH_S = 2.0
+#: Snapshot-view requests per second per view, all viewers together (beyond
+#: ``PER_S * REFRESH_S`` viewers the published interval grows with the room).
+PER_S = 6.0
+
+
+class ViewerCount:
+    """The viewers seen in the last ``window_s`` seconds (by their tab identity).
+
+    Args:
+        window_s: How long a viewer counts after its last request.
+        clock: Monotonic clock (tests).
+    """
+
+    def __init__(
+        self, *, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[str, float] = {}
+
+    def touch(self, key: str) -> None:
+        """Note a request of viewer ``key``."""
+        with self._lock:
+            self._seen[key] = self._clock()
+            if len(self._seen) > 64 and len(self._seen) % 64 == 0:
+                self._drop()
+
+    def count(self) -> int:
+        """Viewers seen within the window."""
+        with self._lock:
+            self._drop()
+            return len(self._seen)
+
+    def _drop(self) -> None:
+        old = self._clock() - self.window_s
+        for k in [k for k, t in self._seen.items() if t < old]:
+            del self._seen[k]
 
 
 class Published:
     """The snapshot version the views draw, refreshed at most every ``refresh_s``.
 
+    With ``viewers``, the interval grows with the room: ``max(refresh_s, n / per_s)``
+    for ``n`` viewers seen lately, so the snapshot views of all viewers together fire at
+    most ``per_s`` times a second per view, however many watch.
+
     Args:
         snapshot: Returns the engine's live snapshot (``None`` before any run).
         refresh_s: Least seconds between two published versions.
+        viewers: Counts the viewers seen lately (``None``: a fixed interval).
+        per_s: Snapshot-view requests per second per view, all viewers together.
         clock: Monotonic clock (tests).
     """
 
@@ -41,12 +85,18 @@ class Published:
         snapshot: Callable[[], Any],
         *,
         refresh_s: float = REFRESH_S,
+        viewers: ViewerCount | None = None,
+        per_s: float = PER_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not refresh_s >= 0:
             raise ValueError(f"refresh_s must be >= 0, got {refresh_s!r}")
+        if not per_s > 0:
+            raise ValueError(f"per_s must be > 0, got {per_s!r}")
         self._snapshot = snapshot
         self.refresh_s = refresh_s
+        self.viewers = viewers
+        self.per_s = per_s
         self._clock = clock
         self._lock = threading.Lock()
         self._key: str | None = None
@@ -60,11 +110,17 @@ class Published:
         """A snapshot's version key (what the page's version store holds)."""
         return "none" if snap is None else f"{snap.run_id}:{snap.updated:.6f}"
 
+    def interval(self) -> float:
+        """Seconds between two published versions now."""
+        n = self.viewers.count() if self.viewers is not None else 0
+        return max(self.refresh_s, n / self.per_s)
+
     def get(self) -> tuple[str, Any]:
         """The published ``(key, snapshot)``; takes the live one when it is due."""
+        interval = self.interval()
         with self._lock:
             now = self._clock()
-            if self._key is None or self._forced or now - self._at >= self.refresh_s:
+            if self._key is None or self._forced or now - self._at >= interval:
                 snap = self._snapshot()
                 key = self.key_of(snap)
                 if key != self._key:
@@ -160,6 +216,8 @@ class SharedResponses:
             then hands that tab a new identity of its own.
         ttl_s: Longest life of an entry.
         size: Entries kept.
+        viewers: Told the identity (``key`` of the first ``ignore_states`` value) of
+            each viewer whose request passes, shared or not.
     """
 
     def __init__(
@@ -171,7 +229,9 @@ class SharedResponses:
         ignore_states: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
         ttl_s: float = REFRESH_S,
         size: int = 256,
+        viewers: ViewerCount | None = None,
     ) -> None:
+        self.viewers = viewers
         self.version = version
         self.shareable = shareable
         self.ignore_inputs = ignore_inputs
@@ -233,8 +293,11 @@ class SharedResponses:
                 continue
             for spec in specs:
                 if isinstance(spec, dict) and (spec.get("id"), spec.get("property")) in ignored:
-                    if part == "state" and spec.get("value") is None:
+                    value = spec.get("value")
+                    if part == "state" and value is None:
                         return None
+                    if part == "state" and self.viewers is not None and isinstance(value, dict):
+                        self.viewers.touch(str(value.get("key"))[:64])
                     spec["value"] = None
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return (self.version(), hashlib.blake2b(text.encode(), digest_size=16).digest())
