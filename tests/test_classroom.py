@@ -179,6 +179,10 @@ def test_identical_requests_at_one_version_share_one_answer_but_new_tabs_get_the
             assert res.status_code == 200
             return res.get_json()["response"]
 
+        client = app.server.test_client()
+        layouts = [client.get("/_dash-layout").get_data() for _ in range(3)]
+        assert layouts[0] == layouts[2] and vc.responses.hits == 2  # serialised once
+        vc.responses.hits = vc.responses.misses = 0
         a, b = poll(ALICE, 1), poll(BOB, 7)  # two tabs, other ticks: one answer, shared
         assert a == b and vc.responses.hits == 1 and vc.responses.misses == 1
         new1, new2 = poll(None, 1), poll(None, 1)  # tabs without an identity: never shared

@@ -192,6 +192,11 @@ class SharedResults:
         return value
 
 
+#: GET routes whose answer is the same for every viewer for the server's life: the layout
+#: is a fixed structure (its data comes through callbacks), as are the callbacks.
+STATIC_ROUTES = ("/_dash-layout", "/_dash-dependencies")
+
+
 class SharedResponses:
     """Whole HTTP answers of the snapshot-driven callbacks, shared between viewers.
 
@@ -202,7 +207,9 @@ class SharedResponses:
     shareable callback is keyed on the published snapshot version and its body; an
     identical body at the same version is answered with the stored bytes. Entries live
     ``ttl_s`` at most, so what changes without a new version (a layout that finished, a
-    background job) shows within that time.
+    background job) shows within that time. The page's structure (``/_dash-layout``,
+    ``/_dash-dependencies``) is serialised once for the server's life: thirty tabs
+    opening at once no longer serialise it thirty times.
 
     Args:
         version: Returns the published snapshot's version key.
@@ -251,9 +258,12 @@ class SharedResponses:
         @server.before_request
         def _answer() -> Any:
             req = flask.request
-            if req.method != "POST" or not req.path.endswith("/_dash-update-component"):
+            if req.method == "GET" and req.path.endswith(STATIC_ROUTES):
+                key: Hashable | None = ("static", req.path)  # the page's fixed structure
+            elif req.method == "POST" and req.path.endswith("/_dash-update-component"):
+                key = self.key_of(req.get_data(cache=True))
+            else:
                 return None
-            key = self.key_of(req.get_data(cache=True))
             if key is None:
                 return None
             hit = self._get(key)
@@ -306,7 +316,8 @@ class SharedResponses:
         while True:
             with self._lock:
                 item = self._items.get(key)
-                if item is not None and time.monotonic() - item[0] <= self.ttl_s:
+                fresh = item is not None and time.monotonic() - item[0] <= self.ttl_s
+                if item is not None and (fresh or key[0] == "static"):
                     self.hits += 1
                     return item[1:]
                 running = self._building.get(key)
