@@ -58,7 +58,7 @@ def create_app(
     vc = ViewContext(controller, access=access, refresh_s=refresh_s)
     app.view_context = vc  # tests and the benchmarks read its counters
     app.layout = page.build_layout(vc, modules, poll_ms=poll_ms)
-    page.register(app, vc)
+    page.register(app, vc, poll_ms=poll_ms)
     for module in modules:
         module.register(app, vc)
     # the snapshot-driven callbacks and the poll answer alike to every viewer that sends

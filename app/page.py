@@ -152,23 +152,33 @@ def status_line(snap: Any) -> str:
     )
 
 
-def register(app: Dash, vc: ViewContext) -> None:
-    """The header's callbacks."""
+def register(app: Dash, vc: ViewContext, *, poll_ms: int = 1000) -> None:
+    """The header's callbacks (``poll_ms``: the page's fastest poll)."""
     controller = vc.controller
 
     @app.callback(
         Output(ids.VERSION, "data"),
         Output(ids.STATUS, "children"),
         Output(ids.VIEWER, "data"),
+        Output(ids.POLL, "interval"),
         Input(ids.POLL, "n_intervals"),
         State(ids.VERSION, "data"),
         State(ids.VIEWER, "data"),
+        State(ids.POLL, "interval"),
     )
-    def poll(_n: int | None, version: Any, viewer: Any) -> tuple[Any, Any, Any]:
+    def poll(_n: int | None, version: Any, viewer: Any, every: Any) -> tuple[Any, ...]:
         key, snap = vc.published.get()
         # a tab without an identity gets one (kept in its session storage)
         me = no_update if isinstance(viewer, dict) else vc.access.new_viewer()
-        return (no_update if key == version else key), status_line(snap), me
+        # a big room publishes less often (app.views.sharing), so its tabs poll less often
+        # too: twice per published version, never faster than the page's own poll
+        want = max(poll_ms, round(500 * vc.published.interval()))
+        return (
+            no_update if key == version else key,
+            status_line(snap),
+            me,
+            no_update if every == want else want,
+        )
 
     @app.callback(
         Output(ids.REVEAL_TRUTH, "n_clicks"),

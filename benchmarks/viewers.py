@@ -89,6 +89,7 @@ Prop = tuple[str, str]  # (component id as Dash writes it in responses, property
 Dep = dict[str, Any]  # one entry of /_dash-dependencies
 
 POLL: Prop = ("poll", "n_intervals")
+POLL_INTERVAL: Prop = ("poll", "interval")  # ms; the server may slow a big room's poll
 VERSION: Prop = ("snapshot-version", "data")
 START: Prop = ("btn-start", "n_clicks")
 ALERT: Prop = ("alert", "children")
@@ -349,8 +350,12 @@ class Viewer(threading.Thread):
                 with self.lock:
                     self.values[POLL] = ticks
                 self.cascade([self.poll], {POLL})
+                # the renderer re-arms the interval when the server changes its period
+                with self.lock:
+                    every = self.values.get(POLL_INTERVAL)
+                period = every / 1000 if isinstance(every, (int, float)) and every > 0 else 1.0
                 now = time.monotonic()
-                next_tick += self.poll_s * max(1, math.ceil((now - next_tick) / self.poll_s))
+                next_tick += period * max(1, math.ceil((now - next_tick) / period))
         finally:
             self.close()
 

@@ -27,7 +27,7 @@ from typing import Any
 REFRESH_S = 2.0
 #: Snapshot-view requests per second per view, all viewers together (beyond
 #: ``PER_S * REFRESH_S`` viewers the published interval grows with the room).
-PER_S = 6.0
+PER_S = 5.0
 
 
 class ViewerCount:
