@@ -35,7 +35,7 @@ class ServerOptions:
         connection_limit: Open connections at most (30 tabs keep 2-6 each).
     """
 
-    threads: int = 6
+    threads: int = 4
     idle_timeout_s: int = 30
     max_body_bytes: int = 4 * 2**20
     connection_limit: int = 400

@@ -21,11 +21,12 @@ How a viewer is simulated (what Dash's renderer sends, without a browser): its o
 browser's per-host limit). It opens the page (``GET /``, ``/_dash-layout``,
 ``/_dash-dependencies``, timed together as one "page load"; not the JavaScript bundles)
 and fires every server callback without ``prevent_initial_call`` concurrently, as the
-renderer's initial calls. Then every 1 s (a fixed grid; a tick missed while it waits is
-skipped) it fires the poll callback (input ``poll.n_intervals``, output
-``snapshot-version.data``); when a response sets a property to a new value (not to the
-one the viewer holds) that another callback takes as an Input (the new
-``snapshot-version`` fires every snapshot-driven view: graph,
+renderer's initial calls. Then on the poll's period (``poll.interval``: 1 s in the layout,
+then whatever the server sets in a poll answer, as the renderer re-arms the interval; a
+fixed grid, and a tick missed while it waits is skipped) it fires the poll callback
+(input ``poll.n_intervals``, output ``snapshot-version.data``); when a response sets a
+property to a new value (not to the one the viewer holds) that another callback takes
+as an Input (the new ``snapshot-version`` fires every snapshot-driven view: graph,
 suggestions, embedding, progress, comparison, Pareto...), it fires those callbacks
 concurrently on its own thread pool of ``--parallel`` threads (``--parallel 1``:
 sequentially), waits for all of them, then for their own chained callbacks (at most 3

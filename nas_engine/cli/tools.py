@@ -124,7 +124,7 @@ def demo(dataset: str, num: int, epochs: int, seed: int, channels: int, cells: i
 )
 @click.option(
     "--server-threads",
-    default=6,
+    default=4,
     show_default=True,
     type=click.IntRange(min=1),
     help="Request threads of the web server.",
