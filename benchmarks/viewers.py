@@ -320,6 +320,11 @@ def _pct(v: list[float], q: float) -> float | None:
     return round(v[lo] + (v[hi] - v[lo]) * (pos - lo), 2)
 
 
+def _default_sigint() -> None:
+    """In the server's child process: SIGINT stops it (``nasnav serve`` shuts down)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Viewer(threading.Thread):
     """One student's browser tab (see the module docstring)."""
 
@@ -464,8 +469,11 @@ class Server:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
+                cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                # Ctrl+C's signal, even when this script runs in the background (a
+                # shell then starts it with SIGINT ignored, and the server inherits that)
+                preexec_fn=_default_sigint,
+            )  # fmt: skip
         self.ps = psutil.Process(self.proc.pid)
         self.rss_max = 0
         self.rss_now = 0
@@ -731,8 +739,9 @@ def render(result: dict[str, Any]) -> str:
         "database; * from the status line), against this run's row without viewers. The "
         "window includes the supernet warm-up before the first candidate (its time and "
         "the supernet's last stored step are in the table). Each viewer is a simulated "
-        "browser tab on its own keep-alive session: it opens the page, polls every "
-        "second, and on each new snapshot requests every snapshot view "
+        "browser tab on its own keep-alive session: it opens the page, polls at the "
+        "period the page sets (1 s; the server slows a big room's poll), and on each new "
+        "snapshot requests every snapshot view "
         f"({s['parallel']} at a time), as Dash's renderer does; viewers started within "
         "the first second. Latency cells: p50 / p95 ms (requests started in the window); "
         f"an error is an HTTP status other than 200/204, a failed connection or a "
