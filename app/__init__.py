@@ -76,5 +76,5 @@ def create_app(
         ttl_s=max(refresh_s, 0.5),
         viewers=vc.viewers,
     )
-    vc.responses.install(app.server)
+    vc.responses.install(app.server, index=app.config.requests_pathname_prefix)
     return app

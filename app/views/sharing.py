@@ -27,7 +27,7 @@ from typing import Any
 REFRESH_S = 2.0
 #: Snapshot-view requests per second per view, all viewers together (beyond
 #: ``PER_S * REFRESH_S`` viewers the published interval grows with the room).
-PER_S = 5.0
+PER_S = 4.0
 
 
 class ViewerCount:
@@ -207,9 +207,9 @@ class SharedResponses:
     shareable callback is keyed on the published snapshot version and its body; an
     identical body at the same version is answered with the stored bytes. Entries live
     ``ttl_s`` at most, so what changes without a new version (a layout that finished, a
-    background job) shows within that time. The page's structure (``/_dash-layout``,
-    ``/_dash-dependencies``) is serialised once for the server's life: thirty tabs
-    opening at once no longer serialise it thirty times.
+    background job) shows within that time. The page itself (its HTML, ``/_dash-layout``
+    and ``/_dash-dependencies``) is rendered once for the server's life: thirty tabs
+    opening at once no longer render it thirty times.
 
     Args:
         version: Returns the published snapshot's version key.
@@ -251,14 +251,15 @@ class SharedResponses:
         self.hits = 0
         self.misses = 0
 
-    def install(self, server: Any) -> None:
-        """Hook into a Flask server's request cycle."""
+    def install(self, server: Any, *, index: str = "/") -> None:
+        """Hook into a Flask server's request cycle (``index``: the page's own path, whose
+        HTML is the same for every tab)."""
         import flask
 
         @server.before_request
         def _answer() -> Any:
             req = flask.request
-            if req.method == "GET" and req.path.endswith(STATIC_ROUTES):
+            if req.method == "GET" and (req.path == index or req.path.endswith(STATIC_ROUTES)):
                 key: Hashable | None = ("static", req.path)  # the page's fixed structure
             elif req.method == "POST" and req.path.endswith("/_dash-update-component"):
                 key = self.key_of(req.get_data(cache=True))
