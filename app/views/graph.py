@@ -304,15 +304,11 @@ def register(app: Dash, vc: ViewContext) -> None:
     )
     def update(_v: Any, metric: str, _alert: Any, selection: Any, hide: Any, reveal: Any) -> Any:
         f, data = steering_data(vc, metric, selection, hide, reveal, stale_ok=True)
-        # one build per published version, view settings and evidence (the evidence of a
-        # running run may be an earlier one's until the background computes this one's);
-        # the cached value holds the evidence, so its id is not reused meanwhile
+        # one build per published version and view settings (``data`` is that version's
+        # too: steering_data shares it, with whatever evidence the first asker got)
         chip_ids = [o.get("id") for o in ctx.outputs_list[1]]  # the request's chip order
-        key = (
-            "graph", f.key, f.hide_truth, hashable([metric, selection, chip_ids]),
-            id(data.evidence),
-        )  # fmt: skip
-        return vc.shared.get(key, lambda: (_build(f, data), data.evidence))[0]
+        key = ("graph", f.key, f.hide_truth, hashable([metric, selection, chip_ids]))
+        return vc.shared.get(key, lambda: _build(f, data))
 
     def _build(f: Frame, data: GraphData) -> Any:
         fig = graph_figure(vc, data)
@@ -358,12 +354,10 @@ def register(app: Dash, vc: ViewContext) -> None:
             state = {}  # (re)start hiding from the current history
         # tabs in the same state (most of a classroom) share one build per version
         key = (
-            "suggestions", f.key, f.hide_truth, id(data.evidence),
+            "suggestions", f.key, f.hide_truth,
             hashable([metric, selection, teaching, dismissed, state]),
         )  # fmt: skip
-        return vc.shared.get(
-            key, lambda: (_suggest(f, data, teaching, dismissed, state), data.evidence)
-        )[0]
+        return vc.shared.get(key, lambda: _suggest(f, data, teaching, dismissed, state))
 
     def _suggest(f: Frame, data: GraphData, teaching: bool, dismissed: Any, state: Any) -> Any:
         view = suggestions_view(

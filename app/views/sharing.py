@@ -11,6 +11,9 @@ every figure thirty times. Instead:
 - :class:`SharedResults` keeps each callback's result per published version and view
   settings. The first request builds it; concurrent requests for the same key wait for
   that build instead of repeating it; later ones reuse it.
+- :class:`SharedResponses` keeps whole HTTP answers in front of Dash, so a viewer whose
+  request matches another's gets the stored bytes.
+- :class:`ViewerCount` counts the tabs seen lately; the published interval grows with it.
 """
 
 from __future__ import annotations
@@ -50,11 +53,9 @@ class ViewerCount:
         """Note a request of viewer ``key``."""
         with self._lock:
             self._seen[key] = self._clock()
-            if len(self._seen) > 64 and len(self._seen) % 64 == 0:
-                self._drop()
 
     def count(self) -> int:
-        """Viewers seen within the window."""
+        """Viewers seen within the window (older ones are forgotten here)."""
         with self._lock:
             self._drop()
             return len(self._seen)
@@ -103,7 +104,6 @@ class Published:
         self._snap: Any = None
         self._at = -float("inf")
         self._forced = False
-        self.versions = 0  # versions published so far
 
     @staticmethod
     def key_of(snap: Any) -> str:
@@ -125,7 +125,6 @@ class Published:
                 key = self.key_of(snap)
                 if key != self._key:
                     self._key, self._snap, self._at = key, snap, now
-                    self.versions += 1
                 self._forced = False
             return self._key, self._snap
 
@@ -134,6 +133,14 @@ class Published:
         viewer who sent it sees its effect without waiting out ``refresh_s``)."""
         with self._lock:
             self._forced = True
+
+
+def _keep_newest(items: OrderedDict[Hashable, Any], key: Hashable, value: Any, size: int) -> None:
+    """Store ``value`` as the newest item, dropping the oldest beyond ``size``."""
+    items[key] = value
+    items.move_to_end(key)
+    while len(items) > size:
+        items.popitem(last=False)
 
 
 class SharedResults:
@@ -183,10 +190,7 @@ class SharedResults:
             raise
         with self._lock:
             self.builds += 1
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            _keep_newest(self._items, key, value, self.size)
             self._building.pop(key, None)
         done.set()
         return value
@@ -337,10 +341,9 @@ class SharedResponses:
     def _put(self, key: Hashable, status: int, body: bytes | None, mimetype: str) -> None:
         with self._lock:
             if body is not None:
-                self._items[key] = (time.monotonic(), status, body, mimetype)
-                self._items.move_to_end(key)
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
+                _keep_newest(
+                    self._items, key, (time.monotonic(), status, body, mimetype), self.size
+                )
             done = self._building.pop(key, None)
         if done is not None:
             done.set()
