@@ -12,7 +12,7 @@ WORKERS ?= 2
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[app,dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[app,dask,dev]"
 	touch $@
 
 venv: $(STAMP)

@@ -85,14 +85,17 @@ class TrainResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, *, batch_size: int = 256) -> float:
+def evaluate(
+    model: nn.Module, x: np.ndarray, y: np.ndarray, *, batch_size: int = 256, device: str = "cpu"
+) -> float:
     """Return the accuracy (percent) of ``model`` in eval mode on ``(x, y)``.
 
     Args:
-        model: Classifier.
+        model: Classifier (on ``device``).
         x: Images, float32 NCHW.
         y: Labels.
         batch_size: Evaluation batch size.
+        device: Where the model is.
 
     Returns:
         Accuracy in percent.
@@ -102,8 +105,8 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, *, batch_size: int 
     correct = 0
     try:
         for i in range(0, len(x), batch_size):
-            xb = torch.tensor(x[i : i + batch_size])
-            pred = model(xb).argmax(1).numpy()
+            xb = torch.tensor(x[i : i + batch_size], device=device)
+            pred = model(xb).argmax(1).cpu().numpy()
             correct += int((pred == y[i : i + batch_size]).sum())
     finally:
         model.train(was)
@@ -117,6 +120,7 @@ def train_from_scratch(
     *,
     on_epoch: Callable[[CurvePoint], None] | None = None,
     stop: threading.Event | None = None,
+    device: str = "cpu",
 ) -> TrainResult:
     """Train ``model`` with SGD + cosine schedule and report val/test accuracy.
 
@@ -126,11 +130,13 @@ def train_from_scratch(
         config: Hyper-parameters (defaults: :class:`TrainConfig`).
         on_epoch: Called after each epoch with the new curve point.
         stop: When set, training stops after the current step.
+        device: Where to train (``cpu``, ``cuda``); the model is moved there.
 
     Returns:
         The :class:`TrainResult`.
     """
     cfg = config or TrainConfig()
+    model.to(device)
     rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.SGD(
         model.parameters(),
@@ -159,8 +165,8 @@ def train_from_scratch(
                 stopped = True
                 break
             idx = perm[i : i + cfg.batch_size]
-            xb = torch.from_numpy(data.x_train[idx])
-            yb = torch.from_numpy(data.y_train[idx])
+            xb = torch.from_numpy(data.x_train[idx]).to(device)
+            yb = torch.from_numpy(data.y_train[idx]).to(device)
             out = model(xb)
             loss = loss_fn(out, yb)
             opt.zero_grad(set_to_none=True)
@@ -178,7 +184,7 @@ def train_from_scratch(
                 step=step,
                 train_loss=loss_sum / seen,
                 train_acc=100.0 * correct / seen,
-                val_acc=evaluate(model, data.x_val, data.y_val),
+                val_acc=evaluate(model, data.x_val, data.y_val, device=device),
                 seconds=time.perf_counter() - t0,
             )
             curve.append(point)
@@ -186,10 +192,10 @@ def train_from_scratch(
                 on_epoch(point)
         if stopped:
             break
-    val = curve[-1].val_acc if curve else evaluate(model, data.x_val, data.y_val)
+    val = curve[-1].val_acc if curve else evaluate(model, data.x_val, data.y_val, device=device)
     return TrainResult(
         val_acc=val,
-        test_acc=evaluate(model, data.x_test, data.y_test),
+        test_acc=evaluate(model, data.x_test, data.y_test, device=device),
         curve=tuple(curve),
         seconds=time.perf_counter() - t0,
         stopped=stopped,

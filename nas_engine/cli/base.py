@@ -117,6 +117,37 @@ def dataset_options(f: Any) -> Any:
     )(f)
 
 
+def executor_options(f: Any) -> Any:
+    """``--workers N`` (a local Dask cluster) and ``--scheduler ADDR`` (an existing one,
+    also ``$NASNAV_SCHEDULER``); neither runs everything in this process."""
+    f = click.option(
+        "--scheduler",
+        default=None,
+        envvar="NASNAV_SCHEDULER",
+        metavar="tcp://HOST:PORT",
+        help="Run tasks on this Dask scheduler's workers [env NASNAV_SCHEDULER].",
+    )(f)
+    return click.option(
+        "--workers",
+        default=None,
+        type=click.IntRange(min=1),
+        help="Run tasks on a local Dask cluster of N worker processes (127.0.0.1 only).",
+    )(f)
+
+
+def open_executor(workers: int | None, scheduler: str | None) -> Any:
+    """The executor for ``--workers``/``--scheduler``; a clear error when it cannot start."""
+    from nas_engine.distributed import ExecutorError, make_executor
+
+    try:
+        ex = make_executor(workers=workers, scheduler=scheduler)
+    except ExecutorError as exc:
+        fail(str(exc))
+    if ex.kind != "in-process":
+        click.echo(f"workers: {ex.status().label()}", err=True)
+    return ex
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="nasnav")
 def main() -> None:

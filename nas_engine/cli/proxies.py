@@ -11,10 +11,12 @@ import numpy as np
 
 from nas_engine.cli.base import (
     dataset_options,
+    executor_options,
     fail,
     main,
     network,
     network_options,
+    open_executor,
     space_flag,
 )
 from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
@@ -79,6 +81,7 @@ def proxies_cmd(as_json: bool) -> None:
 @click.option("--resume", is_flag=True, help="Continue an interrupted --out file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads.")
+@executor_options
 def score(
     space_name: str,
     archs_file: str | None,
@@ -94,13 +97,20 @@ def score(
     resume: bool,
     overwrite: bool,
     threads: int | None,
+    workers: int | None,
+    scheduler: str | None,
 ) -> None:
-    """Score cells with zero-cost proxies; one CSV row per cell (arch, scores, seconds)."""
+    """Score cells with zero-cost proxies; one CSV row per cell (arch, scores, seconds).
+
+    With --workers or --scheduler, cells are scored on Dask workers (each loads the
+    dataset itself) and rows are written here as they arrive, in any order.
+    """
     import numpy as np
     import torch
     from tqdm import tqdm
 
     from nas_engine.data import DatasetError, load_dataset
+    from nas_engine.distributed import DataSpec, ExecutorError
     from nas_engine.proxies import ProxyInputError, ProxySuite
     from nas_engine.proxies.io import ScoreFileError, score_to_csv
 
@@ -142,6 +152,7 @@ def score(
         )
     except (DatasetError, ProxyInputError) as exc:
         fail(str(exc))
+    ex = open_executor(workers, scheduler)
     bar = tqdm(total=len(archs), desc="scoring", unit="cell")
     try:
         new, skipped = score_to_csv(
@@ -152,10 +163,14 @@ def score(
             overwrite=overwrite,
             on_cell=lambda _cs: bar.update(1),
             ensemble=True,
+            executor=None if ex.kind == "in-process" else ex,
+            data_spec=DataSpec.of(dataset, data_dir=data_dir),
         )
-    except ScoreFileError as exc:
+    except (ScoreFileError, ExecutorError) as exc:
         bar.close()
-        fail(str(exc))
+        fail(f"{exc} (the rows written so far are kept; continue with --resume)")
+    finally:
+        ex.close()
     bar.close()
     click.echo(
         f"scored {new} cells, {skipped} already in {out}; proxies: {', '.join(suite.names)}"

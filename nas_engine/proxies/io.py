@@ -144,6 +144,9 @@ def score_to_csv(
     overwrite: bool = False,
     on_cell: Callable[[CellScores], None] | None = None,
     ensemble: bool = False,
+    executor: Any = None,
+    data_spec: Any = None,
+    cells_per_task: int = 1,
 ) -> tuple[int, int]:
     """Score cells and append one row per cell to ``out``, flushed and fsynced.
 
@@ -159,6 +162,12 @@ def score_to_csv(
         overwrite: Replace an existing ``out``.
         on_cell: Called after each newly scored cell.
         ensemble: Add the ``ensemble`` column at the end.
+        executor: Where cells are scored (a :class:`~nas_engine.distributed.Executor`;
+            ``None``: here, with ``suite``). Rows are written here as results arrive, in
+            any order, each cell once, so a retried task never duplicates a row.
+        data_spec: How workers load the suite's dataset
+            (:class:`~nas_engine.distributed.DataSpec`; needed when a proxy reads data).
+        cells_per_task: Cells per remote task.
 
     Returns:
         ``(newly scored, skipped because already present)``.
@@ -188,8 +197,11 @@ def score_to_csv(
         if fresh:
             writer.writerow(score_header(suite.names))
             f.flush()
-        for arch in todo:
-            cs = suite.score(arch)
+        written: set[str] = set()
+        for cs in _scored(suite, todo, executor, data_spec, cells_per_task):
+            if cs.arch in written:
+                continue
+            written.add(cs.arch)
             writer.writerow(_row(cs, suite.names))
             f.flush()
             os.fsync(f.fileno())
@@ -199,6 +211,37 @@ def score_to_csv(
     if ensemble:
         add_ensemble_column(path)
     return new, len(strings) - len(todo)
+
+
+def _scored(
+    suite: ProxySuite,
+    archs: Sequence[str],
+    executor: Any,
+    data_spec: Any,
+    per_task: int,
+) -> Iterable[CellScores]:
+    """The cells' scores: computed here in order, or on the executor's workers as they
+    finish (at most two tasks per task thread in flight)."""
+    if executor is None:
+        for arch in archs:
+            yield suite.score(arch)
+        return
+    from nas_engine.distributed.tasks import ScoreSpec, score_cells
+
+    spec = ScoreSpec.of_suite(suite, data_spec)
+    if spec.data is None and any(p.needs_data for p in suite.proxies.values()):
+        raise ValueError("proxies that read data need a data_spec to run on workers")
+    parts = [list(archs[i : i + per_task]) for i in range(0, len(archs), per_task)]
+    parts.reverse()
+    flying: list[Any] = []
+    while parts or flying:
+        while parts and len(flying) < 2 * executor.slots:
+            flying.append(executor.submit(score_cells, spec, parts.pop()))
+        done = executor.wait_any(flying, 0.5)
+        for fut in done:
+            flying.remove(fut)
+            for cell in executor.result(fut):
+                yield cell.cell_scores()
 
 
 def read_scores(path: str | Path) -> tuple[list[str], dict[str, list[float]]]:
