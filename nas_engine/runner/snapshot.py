@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from nas_engine.distributed import WorkerStatus
 from nas_engine.resources import CostTable, ResourceBudget
 from nas_engine.runner.config import SearchConfig
 from nas_engine.runner.fidelity import Fidelity, unknown
@@ -64,6 +65,8 @@ class Snapshot:
         fidelity: How far the one-shot estimate can be trusted (ground truth first).
         search_fidelity: The same without ground truth: what the search acts on, and
             what a page that hides ground truth shows.
+        workers: Where the run's tasks run (Dask workers busy/idle, tasks in flight);
+            ``None`` for a run in this process.
     """
 
     run_id: int
@@ -85,6 +88,7 @@ class Snapshot:
     costs: CostTable | None = None
     fidelity: Fidelity = field(default_factory=lambda: unknown("no candidates yet"))
     search_fidelity: Fidelity = field(default_factory=lambda: unknown("no candidates yet"))
+    workers: WorkerStatus | None = None
 
     @property
     def n_evaluated(self) -> int:
