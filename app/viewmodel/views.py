@@ -34,6 +34,7 @@ from app.viewmodel.frame import (
     topk_overlap,
 )
 from nas_engine.analysis import percentiles
+from nas_engine.distributed import WorkerStatus
 from nas_engine.proxies.space_scores import CHEAP_PROXIES
 from nas_engine.runner import Snapshot
 from nas_engine.search_spaces import SearchSpace
@@ -217,6 +218,9 @@ class ProgressData:
         oneshot_note: The one-shot estimate's fidelity (empty without a supernet).
         oneshot_informative: Whether the estimate is informative (curve style).
         best_note: How the best cells are ordered, when not by fitness.
+        workers: Where the run's tasks run, as text (see :func:`workers_text`; empty for
+            a run in this process).
+        dashboard: Dask's dashboard link, when the scheduler serves one.
     """
 
     df: pd.DataFrame
@@ -228,6 +232,34 @@ class ProgressData:
     oneshot_note: str = ""
     oneshot_informative: bool = True
     best_note: str = ""
+    workers: str = ""
+    dashboard: str | None = None
+
+
+def workers_text(status: WorkerStatus | None) -> str:
+    """The workers in one line: ``2 Dask workers (1 busy, 1 idle) · 3 tasks in flight ·
+    scheduler tcp://…``, or why the scheduler cannot be read; empty for a run in this
+    process (``None`` or kind ``in-process``)."""
+    if status is None or status.kind == "in-process":
+        return ""
+    flight = f"{status.in_flight} task{'s' * (status.in_flight != 1)} in flight"
+    if status.error:
+        where = status.address or "(unknown address)"
+        return f"Dask scheduler {where} unreachable: {status.error} · {flight}"
+    s = "s" * (status.workers != 1)
+    text = (
+        f"{status.workers} Dask worker{s} ({status.busy} busy, {status.idle} idle) · "
+        f"{status.threads} thread{'s' * (status.threads != 1)} · {flight}"
+    )
+    if status.resources:
+        text += " · " + ", ".join(f"{k} {v:g}" for k, v in sorted(status.resources.items()))
+    return text + (f" · scheduler {status.address}" if status.address else "")
+
+
+def dashboard_link(status: WorkerStatus | None) -> str | None:
+    """Dask's dashboard link, when there is one and it is a web address."""
+    link = status.dashboard if status is not None and status.kind != "in-process" else None
+    return link if link and link.startswith(("http://", "https://")) else None
 
 
 def best_rows(
@@ -272,6 +304,8 @@ def progress_data(snap: Snapshot | None, df: pd.DataFrame, *, show_truth: bool) 
         oneshot_note=oneshot_note(snap, hide_truth=not show_truth),
         oneshot_informative=fid is None or fid.informative,
         best_note=note,
+        workers=workers_text(snap.workers) if snap is not None else "",
+        dashboard=dashboard_link(snap.workers) if snap is not None else None,
     )  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """Search progress: best-so-far against evaluations and time, the supernet's training
-curve, throughput and the best cells."""
+curve, throughput, the workers and the best cells."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ SUPERNET = "supernet-graph"
 THROUGHPUT = "throughput"
 BEST_TABLE = "best-table"
 BEST_IN_BUDGET = "best-in-budget"
+WORKERS = "workers-status"  # the Dask workers (empty for a run in this process)
 
 
 def layout(vc: ViewContext) -> html.Div:
@@ -32,6 +33,7 @@ def layout(vc: ViewContext) -> html.Div:
         HELP,
         html.Div(id=THROUGHPUT, className="muted"),
         html.Div(id=BEST_IN_BUDGET, className="muted"),
+        html.Div(id=WORKERS, className="muted"),
         dcc.Graph(id=PROGRESS, config={"displayModeBar": False}),
         html.Div(
             [
@@ -54,6 +56,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         Output(BEST_TABLE, "children"),
         Output(THROUGHPUT, "children"),
         Output(BEST_IN_BUDGET, "children"),
+        Output(WORKERS, "children"),
         Input(ids.VERSION, "data"),
         Input(ids.HIDE_TRUTH, "value"),
         Input(ids.REVEAL_TRUTH, "n_clicks"),
@@ -86,4 +89,15 @@ def register(app: Dash, vc: ViewContext) -> None:
             best,
             " · ".join(t for t in (d.throughput, d.oneshot_note) if t),
             d.best_in_budget,
+            workers_children(d.workers, d.dashboard),
         )
+
+
+def workers_children(text: str, dashboard: str | None) -> Any:
+    """The workers line, with Dask's dashboard as a link (a new tab) when there is one."""
+    if not text:
+        return ""
+    if not dashboard:
+        return text
+    link = html.A("Dask dashboard", href=dashboard, target="_blank", rel="noopener noreferrer")
+    return [text, " · ", link]
