@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -199,4 +200,45 @@ def train_from_scratch(
         curve=tuple(curve),
         seconds=time.perf_counter() - t0,
         stopped=stopped,
+    )
+
+
+def train_cell_seeded(
+    space: Any,
+    arch: Any,
+    data: Dataset,
+    *,
+    build: dict[str, Any],
+    epochs: int,
+    seed: int,
+    on_epoch: Callable[[CurvePoint], None] | None = None,
+    device: str = "cpu",
+) -> TrainResult:
+    """Build ``arch`` of ``space`` with weights seeded by ``seed`` and train it from
+    scratch (the same network wherever it runs).
+
+    Args:
+        space: The search space.
+        arch: The cell (value or string).
+        data: The dataset.
+        build: Network size options (``C``, ``N``).
+        epochs: Epochs.
+        seed: Weights and batch-order seed.
+        on_epoch: Called after each epoch.
+        device: Where to train.
+    """
+    if isinstance(arch, str):
+        arch = space.from_string(arch)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = space.build(
+            arch, num_classes=data.num_classes, in_channels=data.in_channels, **build
+        )
+    return train_from_scratch(
+        model,
+        data,
+        TrainConfig(epochs=epochs, seed=seed),
+        on_epoch=on_epoch,
+        stop=threading.Event(),
+        device=device,
     )

@@ -27,7 +27,7 @@ from typing import Any
 SCHEDULER_ENV = "NASNAV_SCHEDULER"
 #: Seconds to wait for a scheduler to answer when connecting.
 CONNECT_TIMEOUT_S = 10.0
-#: Seconds a cached worker status is reused (the status costs a scheduler round trip).
+#: Seconds between two reads of the workers' status (each a scheduler round trip).
 STATUS_TTL_S = 2.0
 
 
@@ -209,7 +209,7 @@ class DaskExecutor(Executor):
             ) from None
         self._cluster: Any = None
         self._lock = threading.Lock()
-        self._cached: tuple[float, WorkerStatus] | None = None
+        self._cached: WorkerStatus | None = None
         self._futures: set[Any] = set()
         if scheduler is not None:
             try:
@@ -234,6 +234,9 @@ class DaskExecutor(Executor):
             )
             self._client = distributed.Client(self._cluster, set_as_default=False)
         self.address = str(self._client.scheduler.address)
+        self._closed = threading.Event()
+        self._cached = self._read()
+        threading.Thread(target=self._refresh_loop, name="nasnav-dask-status", daemon=True).start()
 
     @property
     def client(self) -> Any:
@@ -290,32 +293,49 @@ class DaskExecutor(Executor):
             raise ExecutorError(f"a task killed its workers too often: {exc}") from None
 
     def status(self, *, in_flight: int | None = None) -> WorkerStatus:
-        now = time.monotonic()
+        """The latest status read by the background refresher (never blocks on the
+        scheduler: a page or a snapshot must not wait for a lost one)."""
         with self._lock:
-            cached = self._cached
+            st = self._cached
             mine = sum(not f.done() for f in self._futures)
-        n = mine if in_flight is None else in_flight
-        if cached is not None and now - cached[0] < STATUS_TTL_S:
-            return _with_in_flight(cached[1], n)
+        if st is None:
+            st = self._read()
+            with self._lock:
+                self._cached = st
+        return _with_in_flight(st, mine if in_flight is None else in_flight)
+
+    def _refresh_loop(self) -> None:
+        while not self._closed.wait(STATUS_TTL_S):
+            st = self._read()
+            with self._lock:
+                self._cached = st
+
+    def _read(self) -> WorkerStatus:
+        """Ask the scheduler for its workers (one round trip)."""
         try:
             info = self._client.scheduler_info(n_workers=-1)
             processing = self._client.processing()
         except Exception as exc:  # a status must never raise into the page
             return WorkerStatus(
-                kind=self.kind, workers=0, busy=0, threads=0, in_flight=n,
+                kind=self.kind, workers=0, busy=0, threads=0, in_flight=0,
                 address=self.address, error=f"{type(exc).__name__}: {exc}",
+            )  # fmt: skip
+        if self._client.status != "running":
+            return WorkerStatus(
+                kind=self.kind, workers=0, busy=0, threads=0, in_flight=0,
+                address=self.address, error=f"scheduler unreachable ({self._client.status})",
             )  # fmt: skip
         workers = info.get("workers", {})
         resources: dict[str, float] = {}
         for w in workers.values():
             for k, v in (w.get("resources") or {}).items():
                 resources[k] = resources.get(k, 0) + float(v)
-        st = WorkerStatus(
+        return WorkerStatus(
             kind=self.kind,
             workers=len(workers),
             busy=sum(1 for keys in processing.values() if keys),
             threads=sum(int(w.get("nthreads", 1)) for w in workers.values()),
-            in_flight=n,
+            in_flight=0,
             address=self.address,
             dashboard=(
                 self._client.dashboard_link
@@ -324,11 +344,9 @@ class DaskExecutor(Executor):
             ),
             resources=resources,
         )
-        with self._lock:
-            self._cached = (now, st)
-        return st
 
     def close(self) -> None:
+        self._closed.set()
         try:
             self._client.close()
         finally:

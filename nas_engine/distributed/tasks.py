@@ -266,26 +266,18 @@ def train_task(spec: TrainSpec, arch: str) -> TrainedCell:
     import torch
 
     from nas_engine.search_spaces import create_space
-    from nas_engine.training import TrainConfig, train_from_scratch
+    from nas_engine.training import train_cell_seeded
 
     device = spec.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    data = dataset_for(spec.data)
-    space = create_space(spec.space)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(spec.seed)
-        model = space.build(
-            space.from_string(arch),
-            num_classes=data.num_classes,
-            in_channels=data.in_channels,
-            **dict(spec.build),
-        )
-    res = train_from_scratch(model, data, TrainConfig(epochs=spec.epochs, seed=spec.seed),
-                             device=device)  # fmt: skip
+    res = train_cell_seeded(
+        create_space(spec.space), arch, dataset_for(spec.data), build=dict(spec.build),
+        epochs=spec.epochs, seed=spec.seed, device=device,
+    )  # fmt: skip
     curve = tuple(
-        {"epoch": p.epoch, "train_loss": p.train_loss, "train_acc": p.train_acc,
-         "val_acc": p.val_acc, "seconds": p.seconds}
+        {"epoch": p.epoch, "step": p.step, "train_loss": p.train_loss,
+         "train_acc": p.train_acc, "val_acc": p.val_acc, "seconds": p.seconds}
         for p in res.curve
     )  # fmt: skip
     return TrainedCell(arch=arch, test_acc=res.test_acc, curve=curve, worker=where(),

@@ -6,14 +6,10 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from nas_engine.benchmarks import GroundTruth
-from nas_engine.proxies import ProxySuite
 from nas_engine.proxies.suite import ONESHOT, percentile_fitness
 from nas_engine.runner.config import SearchConfig
 from nas_engine.storage import CandidateRecord
-from nas_engine.supernet import SupernetTrainer
 
 
 @dataclass(frozen=True)
@@ -59,44 +55,6 @@ class Evaluation:
             created=time.time(),
             seconds=seconds,
         )
-
-
-def score_candidate(
-    arch: Any,
-    *,
-    key: str,
-    suite: ProxySuite,
-    trainer: SupernetTrainer | None,
-    truth: GroundTruth | None,
-) -> Evaluation:
-    """Score a cell with the proxy suite, the supernet and the ground truth.
-
-    Args:
-        arch: The cell.
-        key: Its canonical string (ground-truth key).
-        suite: The run's proxy suite.
-        trainer: The supernet trainer, or ``None`` for no one-shot estimate.
-        truth: The ground-truth table, or ``None``.
-
-    Returns:
-        The :class:`Evaluation`; an exception while scoring is caught into ``error``, as
-        one bad candidate must not stop the search.
-    """
-    scores: dict[str, float] = {}
-    secs: dict[str, float] = {}
-    oneshot = None
-    error = None
-    try:
-        cs = suite.score(arch)
-        for n, r in cs.results.items():
-            scores[n] = r.value
-            secs[n] = r.seconds
-        if trainer is not None:
-            oneshot = trainer.evaluate(arch)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    known = truth.lookup(key) if truth is not None else None
-    return Evaluation(scores=scores, seconds=secs, oneshot=oneshot, truth=known, error=error)
 
 
 def fitness(

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
-
-import torch
 
 from nas_engine.data import Dataset
 from nas_engine.runner.config import SearchConfig
 from nas_engine.search_spaces import SearchSpace
 from nas_engine.storage import SQLiteStorage
 from nas_engine.training import CurvePoint as EpochPoint
-from nas_engine.training import TrainConfig, train_from_scratch
+from nas_engine.training import train_cell_seeded
 
 #: ``on_epoch(point, curve)``: the new epoch point and the frozen curve so far.
 EpochCallback = Callable[[EpochPoint, tuple[Mapping[str, float], ...]], None]
@@ -40,39 +37,25 @@ def train_cell(
     Returns:
         The test accuracy (percent).
     """
-    arch = space.from_string(arch_s)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = space.build(
-            arch,
-            num_classes=data.num_classes,
-            in_channels=data.in_channels,
-            **config.network(space, "train"),
-        )
     points: list[Mapping[str, float]] = []
 
     def record(p: EpochPoint) -> None:
-        points.append(
-            MappingProxyType(
-                {
-                    "epoch": p.epoch,
-                    "train_loss": p.train_loss,
-                    "train_acc": p.train_acc,
-                    "val_acc": p.val_acc,
-                    "seconds": p.seconds,
-                }
-            )
-        )
+        points.append(epoch_dict(p))
         on_epoch(p, tuple(points))
 
-    res = train_from_scratch(
-        model,
-        data,
-        TrainConfig(epochs=config.train_epochs, seed=config.seed),
-        on_epoch=record,
-        stop=threading.Event(),
-    )
+    res = train_cell_seeded(
+        space, arch_s, data, build=config.network(space, "train"), epochs=config.train_epochs,
+        seed=config.seed, on_epoch=record,
+    )  # fmt: skip
     return res.test_acc
+
+
+def epoch_dict(p: EpochPoint) -> Mapping[str, float]:
+    """A frozen curve point as the snapshot and the stored curves hold it."""
+    return MappingProxyType(
+        {"epoch": p.epoch, "train_loss": p.train_loss, "train_acc": p.train_acc,
+         "val_acc": p.val_acc, "seconds": p.seconds}
+    )  # fmt: skip
 
 
 def store_epoch(storage: SQLiteStorage, run_id: int, arch: str, p: EpochPoint) -> None:

@@ -26,12 +26,21 @@ import numpy as np
 
 from nas_engine.benchmarks import GroundTruth, load_ground_truth
 from nas_engine.data import Dataset, load_dataset
+from nas_engine.distributed import (
+    DataSpec,
+    Executor,
+    ExecutorError,
+    InProcessExecutor,
+    TrainSpec,
+)
+from nas_engine.distributed.tasks import remember_dataset, train_task
 from nas_engine.proxies import ProxySuite
 from nas_engine.resources import BudgetError, CostTable, Region, ResourceBudget
 from nas_engine.runner.config import CommandError, SearchConfig, check_proxy, check_strategy
-from nas_engine.runner.evaluation import fitness, score_candidate
+from nas_engine.runner.evaluation import fitness
 from nas_engine.runner.evidence import accept, run_evidence
 from nas_engine.runner.fidelity import Fidelity, run_fidelities
+from nas_engine.runner.inflight import Pending, evaluation, submit_scoring
 from nas_engine.runner.loop import Command, CommandLoop
 from nas_engine.runner.ranking import best, top_archs
 from nas_engine.runner.resources import (
@@ -40,7 +49,7 @@ from nas_engine.runner.resources import (
     check_new_run,
     checkpoint_file,
 )
-from nas_engine.runner.scratch import store_epoch, train_cell
+from nas_engine.runner.scratch import epoch_dict, store_epoch, train_cell
 from nas_engine.runner.snapshot import CurvePoint, Snapshot, SnapshotStore, wait_for
 from nas_engine.runner.spos import make_trainer, store_point, train_chunk
 from nas_engine.runner.strategy import make_strategy
@@ -69,6 +78,12 @@ class SearchSession(CommandLoop):
         config: Its configuration.
         checkpoint_dir: Folder for supernet checkpoints (default: beside the database).
         data: Pre-loaded dataset (tests); loaded from ``config.dataset`` otherwise.
+        executor: Where candidates are scored and cells trained (default: in this
+            process, one candidate at a time). With a Dask executor the runner keeps one
+            candidate in flight per worker thread; workers load the dataset from
+            ``config.dataset`` themselves. The executor is the caller's to close.
+        train_gpu: Training tasks claim a ``GPU`` resource on a worker and train there
+            on CUDA (a Dask executor with such workers only).
     """
 
     def __init__(
@@ -79,7 +94,16 @@ class SearchSession(CommandLoop):
         *,
         checkpoint_dir: str | Path | None = None,
         data: Dataset | None = None,
+        executor: Executor | None = None,
+        train_gpu: bool = False,
     ) -> None:
+        self.executor: Executor = executor if executor is not None else InProcessExecutor()
+        if train_gpu and self.executor.kind == "in-process":
+            raise CommandError(
+                "training on a GPU worker needs Dask workers that declare one "
+                "(dask worker --resources GPU=1) and --scheduler or --workers"
+            )
+        self.train_gpu = train_gpu
         self.storage = storage
         self.run_id = run_id
         self.config = config
@@ -89,6 +113,9 @@ class SearchSession(CommandLoop):
             if data is not None
             else load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed)
         )
+        self._data_spec = DataSpec.of(config.dataset, data_dir=config.data_dir, seed=config.seed)
+        if self.executor.kind == "in-process":
+            remember_dataset(self._data_spec, self.data)
         self.truth: GroundTruth | None = (
             load_ground_truth(config.benchmark, space=config.space) if config.benchmark else None
         )
@@ -126,6 +153,8 @@ class SearchSession(CommandLoop):
         self._rng = self._restored_rng(storage, run_id, config.seed)
         self._evaluated: set[int] = {self.space.index(self.space.from_string(c.arch))
                                      for c in self._candidates}  # fmt: skip
+        self._pending: list[Pending] = []  # asked, scoring, not stored yet (runner thread)
+        self._steps_due = config.steps_per_candidate  # SPOS steps owed before scoring more
         self._handlers = {
             "start": self._on_start, "resume": self._on_start, "pause": self._on_pause,
             "stop": self._on_stop, "close": self._on_close, "config": self._on_config,
@@ -326,11 +355,13 @@ class SearchSession(CommandLoop):
             self._set_status("paused")
 
     def _on_stop(self, _cmd: Command) -> None:
+        self._drop_pending()
         if self._trainer is not None:
             self._trainer.save(self.checkpoint_path)
         self._set_status("stopped")
 
     def _on_close(self, _cmd: Command) -> None:
+        self._drop_pending()
         if self._trainer is not None and self._status == "running":
             self._trainer.save(self.checkpoint_path)
         if self._status == "running":
@@ -338,9 +369,22 @@ class SearchSession(CommandLoop):
         self._closed.set()
 
     def _on_mask_changed(self, _cmd: Command) -> None:
-        dropped = self._strategy.on_mask_change(self._region())
+        region = self._region()
+        dropped = self._strategy.on_mask_change(region)
+        self._drop_pending(lambda p: not region.allows(p.arch))  # never store what's excluded
         if dropped:
             self._message = f"mask v{self._steering.version}: {dropped} members dropped"
+
+    def _drop_pending(self, which: Any = None) -> None:
+        """Cancel candidates in flight (all, or those ``which(pending)`` names); they are
+        not stored, and the strategy may ask for them again."""
+        keep = []
+        for p in self._pending:
+            if which is None or which(p):
+                p.future.cancel()
+            else:
+                keep.append(p)
+        self._pending = keep
 
     def _on_config(self, cmd: Command) -> None:
         changes = cmd.args["changes"]
@@ -359,16 +403,18 @@ class SearchSession(CommandLoop):
         """SPOS steps, then one candidate; checks the queue after every step. While the
         supernet warms up, a tick trains only (up to :data:`WARMUP_CHUNK` steps)."""
         warming = self._trainer is not None and self._trainer.step < self.config.supernet_warmup
-        if self._trainer is not None:
+        if self._trainer is not None and (warming or self._steps_due > 0):
             left = self.config.supernet_warmup - self._trainer.step
             point = train_chunk(
                 self._trainer,
-                min(left, WARMUP_CHUNK) if warming else self.config.steps_per_candidate,
+                min(left, WARMUP_CHUNK) if warming else self._steps_due,
                 mask=self._mask,
                 after_step=self._still_running,
                 checkpoint_path=self.checkpoint_path,
                 checkpoint_every=self.config.checkpoint_every,
             )
+            if not warming:
+                self._steps_due = 0
             if point is not None:
                 store_point(self.storage, self.run_id, point)  # committed before shown
                 self._curve.append(point)
@@ -376,7 +422,17 @@ class SearchSession(CommandLoop):
                 self._publish()
                 return
         n = len(self._candidates)
-        self._evaluate_next()
+        try:
+            self._fill()
+            self._collect()
+        except ExecutorError as exc:
+            self._drop_pending()
+            self._message = (
+                f"{exc}; the run is paused with its {len(self._candidates)} candidates "
+                "stored; resume it when the workers are back"
+            )
+            self._set_status("paused")
+        self._steps_due += self.config.steps_per_candidate * (len(self._candidates) - n)
         if len(self._candidates) > n and self.config.pace_s:
             self._not_before = time.monotonic() + self.config.pace_s
         if len(self._candidates) >= self.config.budget:
@@ -412,43 +468,71 @@ class SearchSession(CommandLoop):
         return self._status == "running"
 
     def _ask(self, region: Region) -> Any:
-        """The strategy's next proposal that the run has not evaluated yet.
+        """The strategy's next proposal that the run has not evaluated (or asked) yet.
 
-        A cell is evaluated once per run: a proposal already evaluated is asked again (up
-        to :data:`REDRAWS` times), then replaced by a uniform draw among the region's cells
-        not evaluated yet.
+        A cell is evaluated once per run: a proposal already evaluated or in flight is
+        asked again (up to :data:`REDRAWS` times), then replaced by a uniform draw among
+        the region's cells not taken yet (``None`` when the only ones left are in flight).
 
         Raises:
             BudgetError: Every cell of the region has been evaluated.
         """
+        taken = self._evaluated | {p.index for p in self._pending}
         for _ in range(REDRAWS):
             arch = self._strategy.ask(region, self._rng)
             if not region.allows(arch):  # defensive: never evaluate
                 raise RuntimeError(f"strategy proposed {arch} outside the mask or budget")
-            if self.space.index(arch) not in self._evaluated:
+            if self.space.index(arch) not in taken:
                 return arch
-        left = np.setdiff1d(region.cells, np.fromiter(self._evaluated, dtype=np.int64))
+        left = np.setdiff1d(region.cells, np.fromiter(taken, dtype=np.int64))
         if not len(left):
+            if self._pending:
+                return None  # the last cells are in flight
             raise BudgetError(
                 f"all {region.size:,} cells the mask and budget allow have been evaluated; "
                 "widen the mask or the budget to continue"
             )
         return self.space.from_index(int(left[int(self._rng.integers(len(left)))]))
 
-    def _evaluate_next(self) -> None:
-        with self._lock:
-            version = self._steering.version
-        try:
-            arch = self._ask(self._region())
-        except BudgetError as exc:
-            self._message = str(exc)
-            self._set_status("paused")
+    def _fill(self) -> None:
+        """Ask and submit candidates until every task slot is busy (in-process: one,
+        scored at once), never more than the budget leaves."""
+        while self._status == "running":
+            room = self.config.budget - len(self._candidates) - len(self._pending)
+            if room <= 0 or len(self._pending) >= self.executor.slots:
+                return
+            with self._lock:
+                version = self._steering.version
+            try:
+                arch = self._ask(self._region())
+            except BudgetError as exc:
+                self._message = str(exc)
+                self._set_status("paused")
+                return
+            if arch is None:
+                return
+            arch_s = self.space.to_string(arch)
+            t0 = time.perf_counter()
+            fut = submit_scoring(self.executor, self._suite, self._data_spec, arch_s)
+            self._pending.append(Pending(arch, arch_s, self.space.index(arch), version, t0, fut))
+
+    def _collect(self) -> None:
+        """Store the candidates whose scores have arrived, in the order they arrive
+        (waiting a moment for the first when every one is still in flight)."""
+        if not self._pending:
             return
-        t0 = time.perf_counter()
-        arch_s = self.space.to_string(arch)
-        ev = score_candidate(
-            arch, key=arch_s, suite=self._suite, trainer=self._trainer, truth=self.truth
-        )
+        done = self.executor.wait_any([p.future for p in self._pending], 0.1)
+        if not done:
+            return
+        finished = {id(f) for f in done}
+        for p in [p for p in self._pending if id(p.future) in finished]:
+            self._pending.remove(p)
+            self._record(p)
+            if self._status != "running":
+                return
+
+    def _record(self, p: Pending) -> None:
+        ev = evaluation(self.executor, p, trainer=self._trainer, truth=self.truth)
         fid = self._search_fidelity() if self.config.hybrid else None
         fit = fitness(
             ev,
@@ -459,11 +543,11 @@ class SearchSession(CommandLoop):
         )
         record = ev.record(
             seq=len(self._candidates),
-            arch=arch_s,
-            mask_version=version,
+            arch=p.arch_s,
+            mask_version=p.mask_version,
             strategy=self.config.strategy,
             fitness=fit,
-            seconds=time.perf_counter() - t0,
+            seconds=time.perf_counter() - p.t0,
         )
         try:
             self.storage.add_candidate(  # committed before shown, with the generator state
@@ -475,11 +559,12 @@ class SearchSession(CommandLoop):
             return
         with self._lock:
             self._candidates.append(record)
-        self._evaluated.add(self.space.index(arch))
+        self._evaluated.add(p.index)
         if ev.error is None:
-            self._strategy.tell(arch, fit)
+            self._strategy.tell(p.arch, fit)
 
     def _finish(self) -> None:
+        self._drop_pending()
         if self._trainer is not None:
             self._trainer.save(self.checkpoint_path)
         k = self.config.train_top_k
@@ -498,20 +583,60 @@ class SearchSession(CommandLoop):
     def _train(self, arch_s: str) -> None:
         self._training = arch_s
         self._publish()
+        if self.executor.kind == "in-process":
 
-        def on_epoch(p: EpochPoint, curve: tuple[Mapping[str, float], ...]) -> None:
-            store_epoch(self.storage, self.run_id, arch_s, p)
-            self._train_curves = {**self._train_curves, arch_s: curve}
-            self._publish()
+            def on_epoch(p: EpochPoint, curve: tuple[Mapping[str, float], ...]) -> None:
+                store_epoch(self.storage, self.run_id, arch_s, p)
+                self._train_curves = {**self._train_curves, arch_s: curve}
+                self._publish()
 
-        acc = train_cell(self.space, self.data, arch_s, self.config, on_epoch=on_epoch)
+            acc: float | None = train_cell(
+                self.space, self.data, arch_s, self.config, on_epoch=on_epoch
+            )
+        else:
+            acc = self._train_on_worker(arch_s)
+        self._training = None
+        if acc is None:
+            return
         self.storage.set_trained_acc(self.run_id, arch_s, acc)
         self._candidates = [
             dataclasses.replace(c, trained_acc=acc) if c.arch == arch_s else c
             for c in self._candidates
         ]
         self._trained.add(arch_s)
-        self._training = None
+
+    def _train_on_worker(self, arch_s: str) -> float | None:
+        """Train on a Dask worker (claiming a GPU with ``train_gpu``); the curve is stored
+        when the task returns. ``None`` (with the reason in the message) when it cannot."""
+        if self.train_gpu and not self.executor.has_resource("GPU"):
+            self._message = (
+                f"cannot train {arch_s}: no worker declares a GPU resource "
+                "(start workers with: dask worker --resources GPU=1 ADDRESS)"
+            )
+            return None
+        spec = TrainSpec(
+            space=self.space.name, data=self._data_spec,
+            build=tuple(sorted(self.config.network(self.space, "train").items())),
+            epochs=self.config.train_epochs, seed=self.config.seed,
+            device="cuda" if self.train_gpu else "cpu",
+        )  # fmt: skip
+        fut = self.executor.submit(
+            train_task, spec, arch_s, resources={"GPU": 1} if self.train_gpu else None
+        )
+        try:
+            while not self.executor.wait_any([fut], 0.2):
+                if self._closed.is_set():
+                    fut.cancel()
+                    return None
+            done = self.executor.result(fut)
+        except ExecutorError as exc:
+            self._message = f"training {arch_s} was lost: {exc}"
+            return None
+        for point in done.curve:
+            store_epoch(self.storage, self.run_id, arch_s, EpochPoint(**point))
+        curve = tuple(epoch_dict(EpochPoint(**point)) for point in done.curve)
+        self._train_curves = {**self._train_curves, arch_s: curve}
+        return done.test_acc
 
     def _publish(self) -> None:
         with self._lock:  # build and swap atomically, so snapshots never go backwards
@@ -546,6 +671,11 @@ class SearchSession(CommandLoop):
                 costs=self._res.costs if self._res.needed or budget.is_set else self._res.ready,
                 fidelity=shown_fid,
                 search_fidelity=search_fid,
+                workers=(
+                    None
+                    if self.executor.kind == "in-process"
+                    else self.executor.status(in_flight=len(self._pending))
+                ),
             )
         )
 
