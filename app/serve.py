@@ -80,6 +80,8 @@ def serve(
     token: str | None = None,
     options: ServerOptions | None = None,
     echo: Callable[[str], None] = print,
+    executor: Any = None,
+    train_gpu: bool = False,
 ) -> None:
     """Serve the app on ``host:port``; the latest run in ``db`` is reopened paused.
 
@@ -95,6 +97,9 @@ def serve(
         token: The steering token viewers must type to steer.
         options: The production server's limits (default: :class:`ServerOptions`).
         echo: Where the start-up line goes.
+        executor: Where runs' tasks run (a :class:`~nas_engine.distributed.Executor`;
+            default: in this process). The caller closes it.
+        train_gpu: Training tasks claim a GPU worker.
 
     Raises:
         InputError: Bad defaults, a dataset/benchmark that cannot be loaded, or a
@@ -104,8 +109,9 @@ def serve(
     access = Access(read_only=read_only, token=token)
     options = options or ServerOptions()
     controller = AppController.open(
-        db, defaults=defaults, cache_dir=cache_dir, layout_method=layout_method
-    )
+        db, defaults=defaults, cache_dir=cache_dir, layout_method=layout_method,
+        executor=executor, train_gpu=train_gpu,
+    )  # fmt: skip
     run_id = controller.open_latest()
     controller.layout()  # start the (cached) layout in the background
     app = create_app(controller, access=access)
@@ -115,6 +121,7 @@ def serve(
         + (f", reopened run {run_id} paused" if run_id is not None else "")
         + (f", {mode}" if mode else "")
         + ("; development server" if debug else "")
+        + (f"; {executor.status().label()}" if executor is not None else "")
         + "); Ctrl+C to stop"
     )
     try:

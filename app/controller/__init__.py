@@ -31,6 +31,7 @@ from app.controller.inputs import InputError
 from app.controller.jobs import BackgroundJobs, Job
 from nas_engine.benchmarks import GroundTruth, GroundTruthError, load_ground_truth
 from nas_engine.data import Dataset, DatasetError, load_dataset
+from nas_engine.distributed import Executor
 from nas_engine.export import arch_spec, module_source
 from nas_engine.proxies import ProxySuite
 from nas_engine.resources import CostTable, ResourceBudget, load_latency
@@ -51,6 +52,9 @@ class AppController(BackgroundJobs):
         layout_method: ``umap`` (default) or ``pca`` for the embedding.
         data: Pre-loaded dataset (tests); loaded from ``defaults.dataset`` otherwise.
         checkpoint_dir: Supernet checkpoints (default: beside the database).
+        executor: Where runs score candidates and train cells (default: in this process;
+            the caller closes it).
+        train_gpu: Training tasks claim a GPU worker (a Dask executor only).
     """
 
     def __init__(
@@ -62,8 +66,12 @@ class AppController(BackgroundJobs):
         layout_method: str = "umap",
         data: Dataset | None = None,
         checkpoint_dir: str | Path | None = None,
+        executor: Executor | None = None,
+        train_gpu: bool = False,
     ) -> None:
         self.storage = storage
+        self.executor = executor
+        self.train_gpu = train_gpu
         self.defaults = defaults or SearchConfig()
         self.cache_dir = Path(cache_dir)
         self.layout_method = layout_method
@@ -95,6 +103,8 @@ class AppController(BackgroundJobs):
         defaults: Mapping[str, Any] | None = None,
         cache_dir: str | Path = "data/cache",
         layout_method: str = "umap",
+        executor: Executor | None = None,
+        train_gpu: bool = False,
     ) -> AppController:
         """Check the defaults, load their dataset and ground truth, open the database.
 
@@ -103,6 +113,8 @@ class AppController(BackgroundJobs):
             defaults: :class:`SearchConfig` fields for new runs, e.g. ``dataset``.
             cache_dir: Folder for cached layouts.
             layout_method: ``umap`` or ``pca``.
+            executor: Where runs' tasks run (default: in this process).
+            train_gpu: Training tasks claim a GPU worker.
 
         Raises:
             InputError: A bad setting, a missing dataset or benchmark file (the message
@@ -125,6 +137,8 @@ class AppController(BackgroundJobs):
             cache_dir=cache_dir,
             layout_method=layout_method,
             data=data,
+            executor=executor,
+            train_gpu=train_gpu,
         )
 
     # ----------------------------------------------------------------- lifecycle
@@ -147,6 +161,8 @@ class AppController(BackgroundJobs):
                         latest.id,
                         data=self._dataset_for(latest.config),
                         checkpoint_dir=self.checkpoint_dir,
+                        executor=self.executor,
+                        train_gpu=self.train_gpu,
                     )
                 except CommandError as exc:  # e.g. a checkpoint of another supernet
                     raise InputError(f"cannot reopen run {latest.id}: {exc}") from None
@@ -236,6 +252,8 @@ class AppController(BackgroundJobs):
                         cfg,
                         data=self.data,  # new runs use the default dataset
                         checkpoint_dir=self.checkpoint_dir,
+                        executor=self.executor,
+                        train_gpu=self.train_gpu,
                     )
                 except CommandError as exc:
                     raise InputError(str(exc)) from None

@@ -11,8 +11,10 @@ import click
 
 from nas_engine.cli.base import (
     dataset_options,
+    executor_options,
     fail,
     main,
+    open_executor,
     parse_edge_op,
     parse_set,
     space_flag,
@@ -158,6 +160,12 @@ def _best_table(snap: Any, top: int = 10) -> str:
     help="Candidates between two rounds of accepted suggestions.",
 )
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads.")
+@executor_options
+@click.option(
+    "--train-gpu",
+    is_flag=True,
+    help="From-scratch training claims a worker with a GPU resource and trains on CUDA.",
+)
 def search(
     space_name: str,
     dataset: str,
@@ -184,8 +192,14 @@ def search(
     accept_suggestions: bool,
     suggest_every: int,
     threads: int | None,
+    workers: int | None,
+    scheduler: str | None,
+    train_gpu: bool,
 ) -> None:
-    """Run a search headless, persisted in SQLite; print the best cells at the end."""
+    """Run a search headless, persisted in SQLite; print the best cells at the end.
+
+    With --workers or --scheduler, candidates are scored on Dask workers, one in flight
+    per worker thread; this process trains the supernet and stores every result."""
     import dataclasses
 
     import torch
@@ -198,15 +212,19 @@ def search(
 
     if threads:
         torch.set_num_threads(threads)
+    if train_gpu and workers is None and not scheduler:
+        fail("--train-gpu needs Dask workers: give --scheduler (or --workers)")
     storage = SQLiteStorage(db)
+    ex = open_executor(workers, scheduler)
+    where = {"executor": ex, "train_gpu": train_gpu}
     try:
         if resume_id is not None:
-            session = SearchSession.resume(storage, resume_id)
+            session = SearchSession.resume(storage, resume_id, **where)
             if overrides:
                 session.close()
                 cfg = dataclasses.replace(session.config, **parse_set(overrides))
                 storage.update_config(resume_id, cfg.to_dict())
-                session = SearchSession.resume(storage, resume_id)
+                session = SearchSession.resume(storage, resume_id, **where)
         else:
             sp = create_space(space_name)
             cfg = SearchConfig(
@@ -234,8 +252,9 @@ def search(
             )
             if overrides:
                 cfg = dataclasses.replace(cfg, **parse_set(overrides))
-            session = SearchSession.create(storage, cfg)
+            session = SearchSession.create(storage, cfg, **where)
     except (CommandError, StorageError, DatasetError, GroundTruthError, MaskError) as exc:
+        ex.close()
         fail(str(exc))
     click.echo(
         f"run {session.run_id} in {db} ({session.config.strategy}, "
@@ -268,6 +287,7 @@ def search(
     finally:
         bar.close()
         session.close()
+        ex.close()
     if snap.message:
         click.echo(snap.message.splitlines()[0])
     click.echo(

@@ -10,8 +10,10 @@ import numpy as np
 
 from nas_engine.cli.base import (
     dataset_options,
+    executor_options,
     fail,
     main,
+    open_executor,
     parse_set,
 )
 from nas_engine.search_spaces import DEFAULT_SPACE, create_space, list_spaces
@@ -148,6 +150,12 @@ def demo(dataset: str, num: int, epochs: int, seed: int, channels: int, cells: i
     is_flag=True,
     help="Werkzeug's development server with Dash's dev tools (reloader off).",
 )
+@executor_options
+@click.option(
+    "--train-gpu",
+    is_flag=True,
+    help="From-scratch training claims a worker with a GPU resource and trains on CUDA.",
+)
 def serve(
     host: str,
     port: int,
@@ -166,6 +174,9 @@ def serve(
     idle_timeout: int,
     max_body_mb: float,
     debug: bool,
+    workers: int | None,
+    scheduler: str | None,
+    train_gpu: bool,
 ) -> None:
     """Start the background engine and the Dash app (resumes the latest run in --db).
 
@@ -182,6 +193,9 @@ def serve(
     if threads:
         torch.set_num_threads(threads)
     defaults = {"dataset": dataset, "data_dir": data_dir, "space": space, "benchmark": benchmark}
+    if train_gpu and workers is None and not scheduler:
+        fail("--train-gpu needs Dask workers: give --scheduler (or --workers)")
+    ex = open_executor(workers, scheduler)
     try:
         serve_app(
             db=db,
@@ -199,6 +213,10 @@ def serve(
                 max_body_bytes=int(max_body_mb * 2**20),
             ),
             echo=click.echo,
+            executor=None if ex.kind == "in-process" else ex,
+            train_gpu=train_gpu,
         )
     except InputError as exc:
         fail(str(exc))
+    finally:
+        ex.close()

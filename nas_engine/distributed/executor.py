@@ -181,7 +181,8 @@ class DaskExecutor(Executor):
             TLS settings come from Dask's configuration (``distributed.comm.tls.*``).
         workers: Without ``scheduler``: start a local cluster of this many worker
             processes, bound to 127.0.0.1, one task thread each.
-        connect_timeout: Seconds to wait for the scheduler.
+        connect_timeout: Seconds to wait for the scheduler (default
+            :data:`CONNECT_TIMEOUT_S`).
 
     Raises:
         ExecutorError: Neither or both of ``scheduler`` and ``workers``; no ``distributed``
@@ -195,8 +196,9 @@ class DaskExecutor(Executor):
         *,
         scheduler: str | None = None,
         workers: int | None = None,
-        connect_timeout: float = CONNECT_TIMEOUT_S,
+        connect_timeout: float | None = None,
     ) -> None:
+        connect_timeout = CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout
         if (scheduler is None) == (workers is None):
             raise ExecutorError("give exactly one of a scheduler address and a worker count")
         if workers is not None and workers < 1:
@@ -224,15 +226,24 @@ class DaskExecutor(Executor):
                     "in-process"
                 ) from None
         else:
-            self._cluster = distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",  # never reachable from another machine
-                dashboard_address=_local_dashboard(),
-                env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
-            )
-            self._client = distributed.Client(self._cluster, set_as_default=False)
+            try:
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",  # never reachable from another machine
+                    dashboard_address=_local_dashboard(),
+                    env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+                )
+                self._client = distributed.Client(self._cluster, set_as_default=False)
+            except Exception as exc:  # e.g. a Dask config that requires TLS
+                if self._cluster is not None:
+                    self._cluster.close()
+                raise ExecutorError(
+                    f"cannot start a local Dask cluster of {workers} workers "
+                    f"({type(exc).__name__}: {exc}); check the Dask configuration "
+                    "(distributed.comm.*), or run in-process without --workers"
+                ) from None
         self.address = str(self._client.scheduler.address)
         self._closed = threading.Event()
         self._cached = self._read()

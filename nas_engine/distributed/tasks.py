@@ -77,16 +77,24 @@ class ScoreSpec:
     @classmethod
     def of_suite(cls, suite: Any, data: DataSpec | None) -> ScoreSpec:
         """The spec of an existing :class:`~nas_engine.proxies.ProxySuite` (its proxies
-        must all be registered ones: variants under other column names cannot travel)."""
+        must all be registered ones: variants under other column names cannot travel).
+
+        Raises:
+            ValueError: An unregistered proxy column, or a suite with data and no
+                ``data`` spec to load it from.
+        """
         from nas_engine.proxies import list_proxies
 
         odd = [n for n in suite.names if n not in list_proxies()]
         if odd:
             raise ValueError(f"proxy columns {odd} are not registered proxies")
+        if suite.data is not None and data is None:
+            raise ValueError("the suite reads a dataset: give its DataSpec")
         return cls(
             space=suite.space.name,
             proxies=tuple(suite.names),
-            data=data if any(p.needs_data for p in suite.proxies.values()) else None,
+            # even data-free proxies read the input shape and classes from the data
+            data=data if suite.data is not None else None,
             batch_size=suite.batch_size,
             seed=suite.seed,
             build=tuple(sorted(suite.build_kwargs.items())),

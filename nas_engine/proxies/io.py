@@ -229,8 +229,6 @@ def _scored(
     from nas_engine.distributed.tasks import ScoreSpec, score_cells
 
     spec = ScoreSpec.of_suite(suite, data_spec)
-    if spec.data is None and any(p.needs_data for p in suite.proxies.values()):
-        raise ValueError("proxies that read data need a data_spec to run on workers")
     parts = [list(archs[i : i + per_task]) for i in range(0, len(archs), per_task)]
     parts.reverse()
     flying: list[Any] = []
