@@ -192,6 +192,24 @@ def test_a_mask_change_cancels_the_cells_in_flight_it_excludes(tmp_path: Path) -
             assert s.space.ops_of(s.space.from_string(c.arch))[edge] != op
 
 
+def test_a_cell_in_flight_is_never_asked_again(tmp_path: Path) -> None:
+    sp = create_space("nb201")
+    pins = tuple((e, sp.ops[3]) for e in range(1, 6))  # one free edge: a region of 5 cells
+    ex = HeldExecutor(slots=4)
+    s = SearchSession.create(SQLiteStorage(tmp_path / "r.db"), _tiny(budget=5, pin=pins),
+                             data=load_dataset("synthetic"), executor=ex)  # fmt: skip
+    first = sp.from_index(int(s._region().cells[0]))
+    s._strategy.ask = lambda region, rng: first  # a strategy stuck on one cell
+    try:
+        snap = _run(s)
+    finally:
+        s.close()
+    asked = [args[1][0] for args in ex.submitted]
+    assert len(asked) == len(set(asked)) == 5  # the last ones were in flight, not asked twice
+    assert snap.status == "finished" and snap.n_evaluated == 5
+    assert ex.max_in_flight == 4
+
+
 def test_the_budget_bounds_what_is_in_flight(tmp_path: Path) -> None:
     ex = HeldExecutor(slots=8)
     s = SearchSession.create(SQLiteStorage(tmp_path / "r.db"), _tiny(budget=5),
@@ -475,3 +493,61 @@ def test_training_runs_on_a_worker_and_a_gpu_claim_needs_a_gpu_worker(
     with pytest.raises(Exception, match="needs Dask workers"):
         SearchSession.create(SQLiteStorage(tmp_path / "x.db"), _tiny(budget=1), data=data,
                              train_gpu=True)  # fmt: skip
+
+
+# ------------------------------------------------------------------ the CLI and the app
+def test_serve_takes_workers_and_closes_them(monkeypatch: Any, tmp_path: Path) -> None:
+    import app.serve
+
+    seen: dict[str, Any] = {}
+
+    def fake_serve(**kw: Any) -> None:
+        seen.update(kw)
+        seen["status"] = kw["executor"].status() if kw["executor"] is not None else None
+
+    monkeypatch.setattr(app.serve, "serve", fake_serve)
+    monkeypatch.delenv("NASNAV_SCHEDULER", raising=False)
+    res = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "x.db")])
+    assert res.exit_code == 0, res.output
+    assert seen["executor"] is None  # in-process: the embedded default needs no cluster
+    res = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "x.db"), "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    assert seen["status"].workers == 2 and seen["status"].kind == "dask"
+    assert seen["executor"].client.status == "closed"  # closed when the server stopped
+
+
+@pytest.mark.parametrize("command", ["score", "search", "serve"])
+def test_nasnav_scheduler_env_reaches_every_command(
+    monkeypatch: Any, tmp_path: Path, command: str
+) -> None:
+    from nas_engine.distributed import executor as dexec
+
+    monkeypatch.setattr(dexec, "CONNECT_TIMEOUT_S", 1.0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        addr = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    args = {"score": ["score", "--sample", "2", "--proxies", "params", "--out",
+                      str(tmp_path / "x.csv")],
+            "search": ["search", "--db", str(tmp_path / "r.db"), "--budget", "2"],
+            "serve": ["serve", "--db", str(tmp_path / "s.db")]}[command]  # fmt: skip
+    res = CliRunner().invoke(main, args, env={"NASNAV_SCHEDULER": addr})
+    assert res.exit_code == 2, res.output
+    assert f"cannot reach the Dask scheduler at {addr}" in res.output
+    assert not (tmp_path / "r.db").exists() or not SQLiteStorage(tmp_path / "r.db").list_runs()
+
+
+@pytest.mark.slow
+def test_the_app_shows_the_runs_workers(tmp_path: Path, cluster: DaskExecutor) -> None:
+    from app.viewmodel.views import progress_data
+    from tests.app_helpers import make_controller
+
+    ctl = make_controller(tmp_path, supernet=False, budget=4)
+    ctl.executor = cluster
+    try:
+        ctl.start(strategy="random", proxy="params", budget=4)
+        snap = ctl.session.wait(lambda s: s.status == "finished", timeout=120)
+    finally:
+        ctl.close()
+    d = progress_data(snap, __import__("pandas").DataFrame(), show_truth=False)
+    assert "2 Dask workers" in d.workers and "idle" in d.workers
+    assert cluster.address in d.workers
