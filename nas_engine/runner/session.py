@@ -9,6 +9,10 @@ effect within one training step.
 
 Every result is committed to storage *before* the snapshot shows it. The UI, the CLI and
 notebooks only call :meth:`SearchSession.snapshot` and the command methods.
+
+This module holds the run's state, its commands and its snapshots; the thread's work
+(SPOS steps, then candidates in flight on the executor) is in :mod:`.flow`, and training
+from scratch in :mod:`.scratch`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import dataclasses
 import threading
 import time
 import traceback
-from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,44 +32,35 @@ from nas_engine.data import Dataset, load_dataset
 from nas_engine.distributed import (
     DataSpec,
     Executor,
-    ExecutorError,
     InProcessExecutor,
-    TrainSpec,
 )
-from nas_engine.distributed.tasks import remember_dataset, train_task
+from nas_engine.distributed.tasks import remember_dataset
 from nas_engine.proxies import ProxySuite
-from nas_engine.resources import BudgetError, CostTable, Region, ResourceBudget
+from nas_engine.resources import CostTable, Region, ResourceBudget
 from nas_engine.runner.config import CommandError, SearchConfig, check_proxy, check_strategy
-from nas_engine.runner.evaluation import fitness
 from nas_engine.runner.evidence import accept, run_evidence
 from nas_engine.runner.fidelity import Fidelity, run_fidelities
-from nas_engine.runner.inflight import Pending, evaluation, submit_scoring
+from nas_engine.runner.flow import SearchFlow
+from nas_engine.runner.inflight import Pending
 from nas_engine.runner.loop import Command, CommandLoop
-from nas_engine.runner.ranking import best, top_archs
+from nas_engine.runner.ranking import best
 from nas_engine.runner.resources import (
     RunResources,
     cache_dir,
     check_new_run,
     checkpoint_file,
 )
-from nas_engine.runner.scratch import epoch_dict, store_epoch, train_cell
+from nas_engine.runner.scratch import ScratchTraining
 from nas_engine.runner.snapshot import CurvePoint, Snapshot, SnapshotStore, wait_for
-from nas_engine.runner.spos import make_trainer, store_point, train_chunk
+from nas_engine.runner.spos import make_trainer
 from nas_engine.runner.strategy import make_strategy
 from nas_engine.search_spaces import MaskError, OpMask, create_space
 from nas_engine.steering import Steering
-from nas_engine.storage import CandidateRecord, SQLiteStorage, StorageError
+from nas_engine.storage import CandidateRecord, SQLiteStorage
 from nas_engine.strategies import STRATEGIES, Strategy
-from nas_engine.training import CurvePoint as EpochPoint
-
-#: Most SPOS steps a warm-up tick trains before it publishes a snapshot.
-WARMUP_CHUNK = 25
-#: Proposals a strategy gets to name a cell the run has not evaluated, before the runner
-#: draws one uniformly from the region's cells not evaluated yet.
-REDRAWS = 64
 
 
-class SearchSession(CommandLoop):
+class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
     """A search run driven by a background thread.
 
     Create with :meth:`create` (new run) or :meth:`resume` (stored run); then call
@@ -375,17 +369,6 @@ class SearchSession(CommandLoop):
         if dropped:
             self._message = f"mask v{self._steering.version}: {dropped} members dropped"
 
-    def _drop_pending(self, which: Any = None) -> None:
-        """Cancel candidates in flight (all, or those ``which(pending)`` names); they are
-        not stored, and the strategy may ask for them again."""
-        keep = []
-        for p in self._pending:
-            if which is None or which(p):
-                p.future.cancel()
-            else:
-                keep.append(p)
-        self._pending = keep
-
     def _on_config(self, cmd: Command) -> None:
         changes = cmd.args["changes"]
         self.config = dataclasses.replace(self.config, **changes)
@@ -398,48 +381,6 @@ class SearchSession(CommandLoop):
         more = len(self._candidates) < self.config.budget
         if "budget" in changes and self._status == "finished" and more:
             self._set_status("paused")
-
-    def _tick(self) -> None:
-        """SPOS steps, then one candidate; checks the queue after every step. While the
-        supernet warms up, a tick trains only (up to :data:`WARMUP_CHUNK` steps)."""
-        warming = self._trainer is not None and self._trainer.step < self.config.supernet_warmup
-        if self._trainer is not None and (warming or self._steps_due > 0):
-            left = self.config.supernet_warmup - self._trainer.step
-            point = train_chunk(
-                self._trainer,
-                min(left, WARMUP_CHUNK) if warming else self._steps_due,
-                mask=self._mask,
-                after_step=self._still_running,
-                checkpoint_path=self.checkpoint_path,
-                checkpoint_every=self.config.checkpoint_every,
-            )
-            if not warming:
-                self._steps_due = 0
-            if point is not None:
-                store_point(self.storage, self.run_id, point)  # committed before shown
-                self._curve.append(point)
-            if self._status != "running" or warming:
-                self._publish()
-                return
-        n = len(self._candidates)
-        try:
-            self._fill()
-            self._collect()
-        except ExecutorError as exc:
-            self._drop_pending()
-            self._message = (
-                f"{exc}; the run is paused with its {len(self._candidates)} candidates "
-                "stored; resume it when the workers are back"
-            )
-            self._set_status("paused")
-        self._steps_due += self.config.steps_per_candidate * (len(self._candidates) - n)
-        if len(self._candidates) > n and self.config.pace_s:
-            self._not_before = time.monotonic() + self.config.pace_s
-        if len(self._candidates) >= self.config.budget:
-            self._finish()
-        elif len(self._candidates) > n and self.config.accept_suggestions:
-            self._accept_suggestions()
-        self._publish()
 
     def _accept_suggestions(self) -> None:
         """Scripted steering: every ``suggest_every`` candidates, accept every current
@@ -457,186 +398,6 @@ class SearchSession(CommandLoop):
         _, refused = accept(evidence.suggestions, self.steer)
         if refused:
             self._message = "suggestion refused: " + "; ".join(refused)
-
-    def _mask(self) -> OpMask:
-        with self._lock:
-            return self._steering.mask
-
-    def _still_running(self) -> bool:
-        """Apply queued commands; whether the search is still running."""
-        self._drain(block=False)
-        return self._status == "running"
-
-    def _ask(self, region: Region) -> Any:
-        """The strategy's next proposal that the run has not evaluated (or asked) yet.
-
-        A cell is evaluated once per run: a proposal already evaluated or in flight is
-        asked again (up to :data:`REDRAWS` times), then replaced by a uniform draw among
-        the region's cells not taken yet (``None`` when the only ones left are in flight).
-
-        Raises:
-            BudgetError: Every cell of the region has been evaluated.
-        """
-        taken = self._evaluated | {p.index for p in self._pending}
-        for _ in range(REDRAWS):
-            arch = self._strategy.ask(region, self._rng)
-            if not region.allows(arch):  # defensive: never evaluate
-                raise RuntimeError(f"strategy proposed {arch} outside the mask or budget")
-            if self.space.index(arch) not in taken:
-                return arch
-        left = np.setdiff1d(region.cells, np.fromiter(taken, dtype=np.int64))
-        if not len(left):
-            if self._pending:
-                return None  # the last cells are in flight
-            raise BudgetError(
-                f"all {region.size:,} cells the mask and budget allow have been evaluated; "
-                "widen the mask or the budget to continue"
-            )
-        return self.space.from_index(int(left[int(self._rng.integers(len(left)))]))
-
-    def _fill(self) -> None:
-        """Ask and submit candidates until every task slot is busy (in-process: one,
-        scored at once), never more than the budget leaves."""
-        while self._status == "running":
-            room = self.config.budget - len(self._candidates) - len(self._pending)
-            if room <= 0 or len(self._pending) >= self.executor.slots:
-                return
-            with self._lock:
-                version = self._steering.version
-            try:
-                arch = self._ask(self._region())
-            except BudgetError as exc:
-                self._message = str(exc)
-                self._set_status("paused")
-                return
-            if arch is None:
-                return
-            arch_s = self.space.to_string(arch)
-            t0 = time.perf_counter()
-            fut = submit_scoring(self.executor, self._suite, self._data_spec, arch_s)
-            self._pending.append(Pending(arch, arch_s, self.space.index(arch), version, t0, fut))
-
-    def _collect(self) -> None:
-        """Store the candidates whose scores have arrived, in the order they arrive
-        (waiting a moment for the first when every one is still in flight)."""
-        if not self._pending:
-            return
-        done = self.executor.wait_any([p.future for p in self._pending], 0.1)
-        if not done:
-            return
-        finished = {id(f) for f in done}
-        for p in [p for p in self._pending if id(p.future) in finished]:
-            self._pending.remove(p)
-            self._record(p)
-            if self._status != "running":
-                return
-
-    def _record(self, p: Pending) -> None:
-        ev = evaluation(self.executor, p, trainer=self._trainer, truth=self.truth)
-        fid = self._search_fidelity() if self.config.hybrid else None
-        fit = fitness(
-            ev,
-            kind=self._strategy.fitness,
-            config=self.config,
-            history=self._candidates,
-            oneshot_weight=fid.weight if fid is not None else 0.0,
-        )
-        record = ev.record(
-            seq=len(self._candidates),
-            arch=p.arch_s,
-            mask_version=p.mask_version,
-            strategy=self.config.strategy,
-            fitness=fit,
-            seconds=time.perf_counter() - p.t0,
-        )
-        try:
-            self.storage.add_candidate(  # committed before shown, with the generator state
-                self.run_id, record, rng_state=self._rng.bit_generator.state
-            )
-        except StorageError as exc:
-            self._message = str(exc)
-            self._set_status("failed")
-            return
-        with self._lock:
-            self._candidates.append(record)
-        self._evaluated.add(p.index)
-        if ev.error is None:
-            self._strategy.tell(p.arch, fit)
-
-    def _finish(self) -> None:
-        self._drop_pending()
-        if self._trainer is not None:
-            self._trainer.save(self.checkpoint_path)
-        k = self.config.train_top_k
-        if k > 0:
-            order = top_archs(  # the same order as ``best``
-                self._candidates, k, config=self.config, fitness_kind=self._strategy.fitness,
-                fidelity=self._search_fidelity(),
-            )  # fmt: skip
-            for a in order:
-                if a not in self._trained:
-                    self._train(a)
-                    if self._status != "running":
-                        return
-        self._set_status("finished")
-
-    def _train(self, arch_s: str) -> None:
-        self._training = arch_s
-        self._publish()
-        if self.executor.kind == "in-process":
-
-            def on_epoch(p: EpochPoint, curve: tuple[Mapping[str, float], ...]) -> None:
-                store_epoch(self.storage, self.run_id, arch_s, p)
-                self._train_curves = {**self._train_curves, arch_s: curve}
-                self._publish()
-
-            acc: float | None = train_cell(
-                self.space, self.data, arch_s, self.config, on_epoch=on_epoch
-            )
-        else:
-            acc = self._train_on_worker(arch_s)
-        self._training = None
-        if acc is None:
-            return
-        self.storage.set_trained_acc(self.run_id, arch_s, acc)
-        self._candidates = [
-            dataclasses.replace(c, trained_acc=acc) if c.arch == arch_s else c
-            for c in self._candidates
-        ]
-        self._trained.add(arch_s)
-
-    def _train_on_worker(self, arch_s: str) -> float | None:
-        """Train on a Dask worker (claiming a GPU with ``train_gpu``); the curve is stored
-        when the task returns. ``None`` (with the reason in the message) when it cannot."""
-        if self.train_gpu and not self.executor.has_resource("GPU"):
-            self._message = (
-                f"cannot train {arch_s}: no worker declares a GPU resource "
-                "(start workers with: dask worker --resources GPU=1 ADDRESS)"
-            )
-            return None
-        spec = TrainSpec(
-            space=self.space.name, data=self._data_spec,
-            build=tuple(sorted(self.config.network(self.space, "train").items())),
-            epochs=self.config.train_epochs, seed=self.config.seed,
-            device="cuda" if self.train_gpu else "cpu",
-        )  # fmt: skip
-        fut = self.executor.submit(
-            train_task, spec, arch_s, resources={"GPU": 1} if self.train_gpu else None
-        )
-        try:
-            while not self.executor.wait_any([fut], 0.2):
-                if self._closed.is_set():
-                    fut.cancel()
-                    return None
-            done = self.executor.result(fut)
-        except ExecutorError as exc:
-            self._message = f"training {arch_s} was lost: {exc}"
-            return None
-        for point in done.curve:
-            store_epoch(self.storage, self.run_id, arch_s, EpochPoint(**point))
-        curve = tuple(epoch_dict(EpochPoint(**point)) for point in done.curve)
-        self._train_curves = {**self._train_curves, arch_s: curve}
-        return done.test_acc
 
     def _publish(self) -> None:
         with self._lock:  # build and swap atomically, so snapshots never go backwards
