@@ -39,6 +39,7 @@ from nas_engine.proxies.io import score_to_csv
 from nas_engine.runner import SearchSession
 from nas_engine.search_spaces import create_space
 from nas_engine.storage import SQLiteStorage
+from nas_engine.strategies import STRATEGIES, list_strategies
 from tests.engine_helpers import tiny_config, tiny_overrides
 
 pytest.importorskip("distributed")
@@ -129,14 +130,16 @@ def test_workers_and_scheduler_exclude_each_other(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--train-gpu needs Dask workers" in r.output
 
 
+@pytest.mark.parametrize("strategy", list_strategies())
 def test_results_arriving_out_of_order_are_told_to_the_cell_they_belong_to(
-    tmp_path: Path,
+    tmp_path: Path, strategy: str
 ) -> None:
     ex = HeldExecutor(slots=3)
     data = load_dataset("synthetic")
     storage = SQLiteStorage(tmp_path / "r.db")
-    s = SearchSession.create(storage, _tiny(budget=10, strategy="evolution"), data=data,
-                             executor=ex)  # fmt: skip
+    oneshot = STRATEGIES.get(strategy).fitness == "oneshot"  # type: ignore[attr-defined]
+    cfg = _tiny(budget=10, strategy=strategy, supernet=oneshot)
+    s = SearchSession.create(storage, cfg, data=data, executor=ex)
     told: list[tuple[str, float | None]] = []
     real_tell = s._strategy.tell
     s._strategy.tell = lambda a, f: (told.append((s.space.to_string(a), f)), real_tell(a, f))
@@ -150,12 +153,21 @@ def test_results_arriving_out_of_order_are_told_to_the_cell_they_belong_to(
     stored = [c.arch for c in snap.candidates]
     assert stored != asked[: len(stored)], "results did not arrive out of order"
     assert sorted(stored) == sorted(asked) and len(set(stored)) == 10
-    # every fitness is the fitness of its own cell: synflow of that cell, as scored alone
+    # every fitness is its own cell's: synflow of that cell scored alone, or its estimate
     suite = ProxySuite.for_config(s.space, s.config, data=data)
     for c in snap.candidates:
-        assert c.fitness == suite.score(c.arch).results["synflow"].value
+        want = c.oneshot if oneshot else suite.score(c.arch).results["synflow"].value
+        assert c.fitness == want and want is not None
     assert told == [(c.arch, c.fitness) for c in snap.candidates]
     assert [c.seq for c in storage.candidates(s.run_id)] == list(range(10))
+    pop = getattr(s._strategy, "population", None)
+    if pop is None:
+        return
+    members = [(s.space.to_string(a), f) for a, f in pop]
+    if strategy == "proxy_evolution":  # elitist: the best told stay
+        assert sorted(f for _, f in members) == sorted(f for _, f in told)[-len(members) :]
+    else:  # aging: the latest told stay, oldest first
+        assert members == told[-len(members) :]
 
 
 def test_a_mask_change_cancels_the_cells_in_flight_it_excludes(tmp_path: Path) -> None:
