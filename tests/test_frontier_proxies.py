@@ -265,6 +265,11 @@ def test_whole_space_job_resumes_and_stops(tmp_path: Path) -> None:
     assert cols["meco"][order[3]] == pytest.approx(alone.score(a).results["meco"].value)
     empty = read_space_scores(space, tmp_path / "missing.csv")
     assert empty.values == {} and empty.done == 0
+    # a job that has just created its file, or written part of its header, has no rows
+    # yet: a reader polling at that moment sees an empty table, not an error
+    for text in ("", "arch,syn", "arch,synflow,meco,synflow_seconds,meco_seconds,notes\n"):
+        (tmp_path / "new.csv").write_text(text)
+        assert read_space_scores(space, tmp_path / "new.csv").done == 0
 
 
 def test_whole_space_job_refuses_data_proxies() -> None:

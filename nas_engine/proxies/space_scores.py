@@ -170,10 +170,11 @@ def read_space_scores(space: SearchSpace[Any], path: str | Path) -> SpaceScoreTa
 
     Args:
         space: The search space.
-        path: The cache CSV; a missing file reads as an empty table.
+        path: The cache CSV; a missing file, or one without a complete row yet (a job
+            that has just created it), reads as an empty table.
     """
     scored = np.zeros(space.size, dtype=bool)
-    if not Path(path).is_file():
+    if count_scored(path) == 0:  # missing, or a job that has not written its header yet
         return SpaceScoreTable({}, scored)
     archs, values = read_scores(path)
     idx = np.array([space.index(space.from_string(a)) for a in archs], dtype=np.int64)
