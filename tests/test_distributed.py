@@ -388,12 +388,12 @@ def test_search_on_two_workers_obeys_mask_and_budget_and_resumes_after_kill_9(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "r.db"
-    budget = 30
+    budget = 20
     args = [sys.executable, "-m", "nas_engine.cli", "search", "--db", str(db), "--workers", "2",
             "--dataset", "synthetic", "--strategy", "evolution", "--budget", str(budget),
             "--prune", "0:none", "--pin", "5:nor_conv_3x3", "--max-params", "0.05",
             "--threads", "1", *tiny_overrides(proxies=("params", "naswot"), proxy="naswot",
-                                              supernet_warmup=4, pace_s=0.3)]  # fmt: skip
+                                              supernet_warmup=4, pace_s=0.2)]  # fmt: skip
     proc = subprocess.Popen(args, cwd=REPO, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     deadline = time.time() + 180
