@@ -502,6 +502,51 @@ def test_training_runs_on_a_worker_and_a_gpu_claim_needs_a_gpu_worker(
     finally:
         g.close()
     assert "no worker declares a GPU resource" in snap.message
+    # the claim goes to the worker that declares a GPU (a CPU worker beside it takes
+    # none); on this CPU machine the task then fails to reach CUDA, and says so instead
+    # of stopping the run
+    import distributed
+
+    cpu = distributed.LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1",
+                                   dashboard_address=None)  # fmt: skip
+    gpu_worker = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", cpu.scheduler_address,
+         "--nthreads", "1", "--resources", "GPU=1", "--host", "127.0.0.1", "--no-dashboard",
+         "--no-nanny"],
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        ex = DaskExecutor(scheduler=cpu.scheduler_address)
+        deadline = time.time() + 60
+        while not ex.has_resource("GPU") and time.time() < deadline:
+            time.sleep(0.2)
+        info = ex.client.scheduler_info(n_workers=-1)["workers"]
+        (gpu_addr,) = [a for a, w in info.items() if (w.get("resources") or {}).get("GPU")]
+        g = SearchSession.create(SQLiteStorage(tmp_path / "g2.db"), _tiny(budget=1),
+                                 data=data, executor=ex, train_gpu=True)  # fmt: skip
+        claims: list[Any] = []
+        real_submit = ex.submit
+        ex.submit = lambda fn, *a, resources=None: (  # type: ignore[method-assign]
+            claims.append((fn.__name__, resources)),
+            real_submit(fn, *a, resources=resources),
+        )[1]
+        try:
+            with distributed.get_task_stream(client=ex.client) as stream:
+                g.train(trained[0].arch)
+                snap = g.wait(lambda x: bool(x.message), timeout=120)
+        finally:
+            g.close()
+            ex.close()
+    finally:
+        gpu_worker.kill()
+        gpu_worker.wait()
+        cpu.close()
+    assert claims == [("train_task", {"GPU": 1})]
+    ran = [t["worker"] for t in stream.data if "train_task" in str(t["key"])]
+    assert ran == [gpu_addr]
+    assert snap.status == "idle"
+    assert f"training {trained[0].arch} failed on a worker" in snap.message
+    assert "CUDA" in snap.message or "cuda" in snap.message
     with pytest.raises(Exception, match="needs Dask workers"):
         SearchSession.create(SQLiteStorage(tmp_path / "x.db"), _tiny(budget=1), data=data,
                              train_gpu=True)  # fmt: skip

@@ -149,6 +149,9 @@ class ScratchTraining:
         except ExecutorError as exc:
             self._message = f"training {arch_s} was lost: {exc}"
             return None
+        except Exception as exc:  # the task's own error (e.g. no CUDA on a GPU worker)
+            self._message = f"training {arch_s} failed on a worker: {type(exc).__name__}: {exc}"
+            return None
         for point in done.curve:
             store_epoch(self.storage, self.run_id, arch_s, EpochPoint(**point))
         curve = tuple(epoch_dict(EpochPoint(**point)) for point in done.curve)
