@@ -222,6 +222,25 @@ def test_a_cell_in_flight_is_never_asked_again(tmp_path: Path) -> None:
     assert ex.max_in_flight == 4
 
 
+def test_waiting_on_workers_publishes_about_once_a_second(tmp_path: Path) -> None:
+    ex = HeldExecutor(slots=2)
+    ex.wait_any = lambda futures, timeout: (time.sleep(timeout), [])[1]  # type: ignore[method-assign]
+    s = SearchSession.create(SQLiteStorage(tmp_path / "r.db"), _tiny(budget=5),
+                             data=load_dataset("synthetic"), executor=ex)  # fmt: skip
+    try:
+        s.start()
+        s.wait(lambda x: x.status == "running", timeout=10)
+        time.sleep(0.5)
+        v0 = s._store.version
+        time.sleep(3.0)
+        published = s._store.version - v0
+        snap = s.snapshot()
+    finally:
+        s.close()
+    assert 1 <= published <= 5, published  # not one per 0.1 s wait
+    assert snap.workers is not None and snap.workers.in_flight == 2
+
+
 def test_the_budget_bounds_what_is_in_flight(tmp_path: Path) -> None:
     ex = HeldExecutor(slots=8)
     s = SearchSession.create(SQLiteStorage(tmp_path / "r.db"), _tiny(budget=5),

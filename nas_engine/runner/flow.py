@@ -39,6 +39,8 @@ WARMUP_CHUNK = 25
 #: Proposals a strategy gets to name a cell the run has not evaluated, before the runner
 #: draws one uniformly from the region's cells not evaluated yet.
 REDRAWS = 64
+#: Seconds between two snapshots while a tick only waits for workers.
+IDLE_PUBLISH_S = 1.0
 
 
 class SearchFlow:
@@ -54,6 +56,7 @@ class SearchFlow:
     _status: str
     _message: str | None
     _not_before: float
+    _published_at: float
     _lock: Any
     _candidates: list[CandidateRecord]
     _pending: list[Pending]
@@ -79,8 +82,11 @@ class SearchFlow:
         def _train(self, arch_s: str) -> None: ...
 
     def _tick(self) -> None:
-        """SPOS steps, then one candidate; checks the queue after every step. While the
-        supernet warms up, a tick trains only (up to :data:`WARMUP_CHUNK` steps)."""
+        """SPOS steps, then candidates: the steps owed for the candidates stored since the
+        last tick (``steps_per_candidate`` each), then every free task slot filled and the
+        results that have arrived stored. Checks the queue after every step. While the
+        supernet warms up, a tick trains only (up to :data:`WARMUP_CHUNK` steps).
+        In-process this is one candidate per tick, as before the executor seam."""
         warming = self._trainer is not None and self._trainer.step < self.config.supernet_warmup
         if self._trainer is not None and (warming or self._steps_due > 0):
             left = self.config.supernet_warmup - self._trainer.step
@@ -118,7 +124,9 @@ class SearchFlow:
             self._finish()
         elif len(self._candidates) > n and self.config.accept_suggestions:
             self._accept_suggestions()
-        self._publish()
+        quiet = len(self._candidates) == n and self._status == "running"
+        if not quiet or time.monotonic() - self._published_at >= IDLE_PUBLISH_S:
+            self._publish()  # while waiting on workers: the status (busy, idle) once a second
 
     def _mask(self) -> OpMask:
         with self._lock:

@@ -404,6 +404,7 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
             self._publish_locked()
 
     def _publish_locked(self) -> None:
+        self._published_at = time.monotonic()
         cands = tuple(self._candidates)
         budget = self._steering.budget
         search_fid, shown_fid = self._fidelities(truth=self.truth is not None)
