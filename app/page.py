@@ -42,15 +42,17 @@ def header(vc: ViewContext) -> html.Header:
             ),
             html.Label(
                 [
-                    "budget",
+                    "budget (candidates)",
                     dcc.Input(
                         id=ids.BUDGET,
                         type="text",
                         value=str(defaults.budget),
                         debounce=True,
                         size="6",
+                        className="budget-input",
                     ),
-                ]
+                ],
+                title="how many candidates the next run evaluates",
             ),
             html.Button("Start", id=ids.START, className="btn primary"),
             html.Button("Pause", id=ids.PAUSE, className="btn"),
