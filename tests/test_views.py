@@ -157,7 +157,7 @@ def test_progress_data_best_table_and_throughput() -> None:
     snap, df, archs = _run()
     d = progress_data(snap, df, show_truth=True)
     one = "one-shot % (not informative yet)"
-    assert list(d.best.columns) == ["arch", "fitness", one, "trained_acc", "truth"]
+    assert list(d.best.columns) == ["arch", "fitness", one, "trained_acc", "truth", "n"]
     assert len(d.best) == 8 and d.best["fitness"].is_monotonic_decreasing
     assert d.best["arch"].iloc[0] == archs[11]  # zico 111, the highest fitness
     assert d.curve[0]["images_per_s"] == 1234.0

@@ -265,15 +265,22 @@ def dashboard_link(status: WorkerStatus | None) -> str | None:
 def best_rows(
     df: pd.DataFrame, *, show_truth: bool, n: int = 8, by: str = "fitness"
 ) -> pd.DataFrame:
-    """The ``n`` best candidates by ``by`` (``fitness`` or ``ensemble``) with their
-    estimates (truth when shown)."""
-    cols = ["arch", "fitness", "oneshot", "trained_acc"] + (["truth"] if show_truth else [])
+    """The ``n`` best distinct cells by ``by`` (``fitness`` or ``ensemble``), one row per
+    cell with the mean of its estimates over its evaluations (truth when shown) and their
+    count ``n``.
+
+    A run evaluates a cell once, but a run stored before that rule (or its one-shot
+    estimate at different supernet steps) may hold a cell several times."""
+    vals = ["fitness", "oneshot", "trained_acc"] + (["truth"] if show_truth else [])
+    cols = ["arch", *vals, "n"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     key = np.where(df["fitness"].notna(), metric_values(df, by), np.nan)
     d = df.assign(_key=key)[np.isfinite(key)]
-    d = d.sort_values("_key", ascending=False, kind="stable").head(n)
-    return d[cols].reset_index(drop=True)
+    g = d.groupby("arch", sort=False)
+    agg = g[[*vals, "_key"]].mean().assign(n=g.size())
+    agg = agg.sort_values("_key", ascending=False, kind="stable").head(n)
+    return agg.reset_index()[cols]
 
 
 def progress_data(snap: Snapshot | None, df: pd.DataFrame, *, show_truth: bool) -> ProgressData:

@@ -1,0 +1,91 @@
+"""The progress view's best cells (one row per cell, a table that fits its card), its
+status texts, and the command line's progress output and run list (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from app import create_app, ids
+from app.viewmodel import candidates_frame, progress_data
+from app.views import progress
+from nas_engine.runner import SearchConfig, Snapshot
+from nas_engine.search_spaces import SearchSpace, create_space
+from nas_engine.storage import CandidateRecord
+from tests.app_helpers import make_controller, post_callback
+
+SPACE = create_space("nb201")
+
+
+def _cand(seq: int, arch: str, fitness: float, oneshot: float) -> CandidateRecord:
+    return CandidateRecord(
+        seq=seq, arch=arch, mask_version=0, strategy="random", scores={"zico": fitness},
+        fitness=fitness, oneshot=oneshot, truth=70.0 + seq % 3, created=1000.0 + seq,
+    )  # fmt: skip
+
+
+def _snap(
+    cands: tuple[CandidateRecord, ...], *, space: SearchSpace[Any] = SPACE, **kw: Any
+) -> Snapshot:
+    fields: dict[str, Any] = dict(
+        run_id=1, status="running", config=SearchConfig(budget=50, supernet_warmup=0),
+        mask=space.full_mask(), mask_version=0, candidates=cands, events=(),
+        supernet_curve=(), train_curves={}, best=None, supernet_step=0,
+        candidates_per_min=0.0, message=None, updated=time.time(),
+    )  # fmt: skip
+    return Snapshot(**{**fields, **kw})
+
+
+def _repeated(space: SearchSpace[Any] = SPACE) -> tuple[CandidateRecord, ...]:
+    """Four cells, three of them evaluated twice with different one-shot estimates (a run
+    stored before a run evaluated each cell once)."""
+    archs = [space.to_string(space.from_index(i)) for i in (3, 17, 250, 9000)]
+    fit = [90.0, 80.0, 70.0, 60.0]
+    cands = [_cand(i, a, f, 40.0 + i) for i, (a, f) in enumerate(zip(archs, fit, strict=True))]
+    cands += [_cand(4 + i, archs[i], fit[i] + 2.0, 60.0 + i) for i in range(3)]
+    return tuple(cands)
+
+
+def test_the_best_cells_show_each_cell_once_with_its_mean_and_count() -> None:
+    snap = _snap(_repeated())
+    d = progress_data(snap, candidates_frame(snap, SPACE), show_truth=True)
+    best = d.best
+    assert len(best) == 4 and best["arch"].is_unique
+    assert list(best["n"]) == [2, 2, 2, 1]
+    assert list(best["fitness"]) == [91.0, 81.0, 71.0, 60.0]  # mean, best first
+    one = next(c for c in best.columns if c.startswith("one-shot"))
+    assert list(best[one]) == [50.0, 51.0, 52.0, 43.0]  # (40 + 60) / 2, ...
+
+
+def test_the_rendered_best_table_wraps_arch_strings_and_headers(tmp_path: Path) -> None:
+    c = make_controller(tmp_path)
+    try:
+        snap = _snap(_repeated(c.space), space=c.space)
+        c.snapshot = lambda: snap  # type: ignore[method-assign]  # as the engine's
+        app = create_app(c)
+        res = post_callback(
+            app, (ids.VERSION, "data"), app.view_context.version(),
+            output=f"{progress.BEST_TABLE}.children",
+        )  # fmt: skip
+        assert res.status_code == 200, res.get_data(as_text=True)[-1500:]
+        shown = res.get_json()["response"][progress.BEST_TABLE]["children"]
+        text = json.dumps(shown)
+        assert "scroll-x" not in text  # the table fits: no horizontal scroll
+        tbl = shown["props"]["children"][-1]
+        assert tbl["type"] == "Table"
+        head, *rows = tbl["props"]["children"]
+        assert len(rows) == 4
+        for r in rows:
+            arch = r["props"]["children"][0]["props"]
+            assert arch["className"] == progress.ARCH_CELL
+            assert arch["style"]["overflowWrap"] == "anywhere"
+        heads = head["props"]["children"]
+        assert [h["props"].get("title") for h in heads][-1].startswith("evaluations")
+        oneshot = next(h for h in heads if "one-shot" in json.dumps(h))
+        assert oneshot["props"]["style"]["whiteSpace"] == "normal"  # wraps, never clipped
+        assert oneshot["props"]["children"][1]["type"] == "Br"
+    finally:
+        c.close()
+        c.storage.close()
