@@ -38,8 +38,9 @@ HELP = (
     "interval excludes zero. The evidence table lists every effect with its interval and "
     "n. A suggestion is a prune the evidence supports after a Holm correction over every "
     "op tested (never the last op of a position, never one the budget would refuse); Accept "
-    "sends it like a chip click, with its evidence as the note, and Undo reverts it. In "
-    "teaching mode the suggestions stay hidden until you have steered yourself."
+    "sends it like a chip click, with its evidence as the note, and Undo reverts it. A note "
+    "typed in the box goes with the next accepted click, Undo or Reset only, then the box "
+    "is cleared. In teaching mode the suggestions stay hidden until you have steered yourself."
 )
 
 CELL_GRAPH = "cell-graph"
@@ -271,6 +272,7 @@ def register(app: Dash, vc: ViewContext) -> None:
     @vc.steering_callback(
         app,
         Output(ids.ALERT, "children", allow_duplicate=True),
+        Output(NOTE, "value"),
         Input(ALL_CHIPS, "n_clicks"),
         Input(UNDO, "n_clicks"),
         Input(RESET, "n_clicks"),
@@ -281,10 +283,13 @@ def register(app: Dash, vc: ViewContext) -> None:
     def command(
         _chips: Any, _undo: Any, _reset: Any, mode: str, note: str, *, viewer: Viewer
     ) -> Any:
+        """Send the click's command; a note the accepted event took is cleared, so it is
+        not attached to the next action too (a refused action keeps it for the retry)."""
         try:
-            return ok(steer(vc, ctx.triggered_id, mode, note, viewer=viewer))
+            message = steer(vc, ctx.triggered_id, mode, note, viewer=viewer)
         except InputError as exc:
-            return err(str(exc))
+            return err(str(exc)), no_update
+        return ok(message), "" if note else no_update
 
     @app.callback(
         Output(CELL_GRAPH, "figure"),
