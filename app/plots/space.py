@@ -24,6 +24,7 @@ def embedding_figure(
     selected_index: int | None = None,
     in_budget: np.ndarray | None = None,
     coloured_name: str = "evaluated",
+    note: str = "",
 ) -> dict[str, Any]:
     """The whole space laid out in 2-D; evaluated cells solid and coloured.
 
@@ -38,6 +39,7 @@ def embedding_figure(
             Unevaluated cells of the mask outside it get a trace of their own.
         coloured_name: Legend name of the coloured cells (``evaluated``, or the scored
             cells when the whole space is coloured).
+        note: Why the chosen colouring cannot be drawn, shown on the plot (``""``: none).
 
     Returns:
         A Plotly figure dict. ``customdata`` carries cell indices for click and selection.
@@ -134,8 +136,18 @@ def embedding_figure(
             legend={"orientation": "h", "y": -0.02},
             height=430,
             hovermode="closest",
+            annotations=[_note(note)] if note else [],
         ),
     }
+
+
+def _note(text: str) -> dict[str, Any]:
+    """A note across the top of a figure (what the chosen setting cannot show)."""
+    return {
+        "text": text, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5,
+        "y": 1.0, "yanchor": "bottom", "font": {"size": 13, "color": "#b71c1c"},
+        "bgcolor": "rgba(255,255,255,0.85)",
+    }  # fmt: skip
 
 
 def pareto_figure(

@@ -268,3 +268,78 @@ def score_percentiles(df: pd.DataFrame, arch: str, metrics: Sequence[str]) -> li
             }
         )
     return rows
+
+
+def run_has_truth(snap: Snapshot | None) -> bool:
+    """Whether the run has ground truth to show or hide (a benchmark is loaded)."""
+    return snap is not None and bool(snap.config.benchmark)
+
+
+def run_metrics(snap: Snapshot | None, df: pd.DataFrame, *, hide_truth: bool = False) -> list[str]:
+    """The metrics this run can draw, for the menus: its proxies that have values, then
+    fitness, the one-shot estimate (with a supernet), trained accuracy, and ground truth
+    (with a benchmark, unless hidden)."""
+    if snap is None or df.empty:
+        return []
+
+    def has(m: str) -> bool:
+        return m in df.columns and bool(df[m].notna().any())
+
+    out = [p for p in snap.config.all_proxies if p in list_proxies() and has(p)]
+    shown = {
+        "fitness": True,
+        "oneshot": bool(snap.config.supernet),
+        "trained_acc": True,
+        "truth": run_has_truth(snap) and not hide_truth,
+    }
+    return out + [m for m in EXTRA_METRICS if shown[m] and has(m)]
+
+
+def unavailable_note(
+    snap: Snapshot | None, df: pd.DataFrame, metric: str | None, *, hide_truth: bool = False
+) -> str:
+    """Why ``metric`` cannot be drawn for this run, for the plot and the menu (``""``
+    when it can, or before the run has evaluated a cell)."""
+    if not metric or snap is None or df.empty:
+        return ""
+    if metric in run_metrics(snap, df, hide_truth=hide_truth):
+        return ""
+    label = metric_label(metric)
+    if metric in TRUTH_METRICS and hide_truth and run_has_truth(snap):
+        return f"{label}: hidden (classroom mode)"
+    if metric in TRUTH_METRICS and not run_has_truth(snap):
+        return f"{label}: this run has no benchmark"
+    return f"{label}: not computed in this run"
+
+
+def metric_menu(
+    available: Sequence[str], value: str | None, *, note: str = ""
+) -> list[dict[str, Any]]:
+    """Dropdown options: the ``available`` metrics, and a chosen ``value`` that is not
+    among them (a dropdown whose options lose its value clears it): disabled and
+    labelled with ``note`` when the run cannot draw it, plain before there is data."""
+    opts: list[dict[str, Any]] = [{"label": metric_label(m), "value": m} for m in available]
+    if value and value not in available:
+        extra = {"label": note or metric_label(value), "value": value}
+        opts.append({**extra, "disabled": True} if note else extra)
+    return opts
+
+
+def default_axes(
+    snap: Snapshot | None, df: pd.DataFrame, *, hide_truth: bool = False
+) -> tuple[str | None, str | None]:
+    """The comparison's default axes, two different metrics: fitness against ground truth
+    when the run has it and it is shown, else against a proxy other than the fitness
+    proxy, else the one-shot estimate (``None`` where the run has nothing yet)."""
+    have = run_metrics(snap, df, hide_truth=hide_truth)
+    if not have:
+        return None, None
+    x = "fitness" if "fitness" in have else have[0]
+    fitness_proxy = snap.config.proxy if snap is not None else None
+    others = [m for m in have if m not in (x, fitness_proxy)]
+    if "truth" in others:
+        return x, "truth"
+    proxies = [m for m in others if m not in EXTRA_METRICS]
+    if proxies:
+        return x, proxies[0]
+    return x, others[0] if others else None

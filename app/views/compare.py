@@ -8,7 +8,7 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html
 
 from app import ids, plots
-from app.viewmodel import comparison_data, proxy_catalogue
+from app.viewmodel import comparison_data, comparison_menu, proxy_catalogue
 from app.views.common import Frame, ViewContext, card, hashable, metric_dropdown
 
 TITLE = "Proxy comparison"
@@ -106,18 +106,23 @@ def register(app: Dash, vc: ViewContext) -> None:
         return vc.shared.get(key, lambda: _build(f, selection, x, y, method, k))
 
     def _build(f: Frame, selection: Any, x: str, y: str, method: str, k: Any) -> Any:
+        x_menu, x_note = comparison_menu(f.snap, f.df, x, hide_truth=f.hide_truth)
+        y_menu, y_note = comparison_menu(f.snap, f.df, y, hide_truth=f.hide_truth)
         d = comparison_data(
             f.df, x=x, y=y, method=method, k=k, selection=selection, hide_truth=f.hide_truth,
             snap=f.snap,
         )  # fmt: skip
         if not d.enough:
             blank = plots.empty_figure("need at least 3 evaluated cells (in the selection)")
-            return blank, blank, blank, d.info, f.options, f.options
+            return blank, blank, blank, d.info, x_menu, y_menu
+        note = " · ".join(n for n in (x_note, y_note) if n)  # a chosen axis it cannot draw
         return (
-            plots.rank_scatter(d.points, x_label=d.x_label, y_label=d.y_label),
+            plots.empty_figure(note)
+            if note
+            else plots.rank_scatter(d.points, x_label=d.x_label, y_label=d.y_label),
             plots.heatmap_figure(d.corr, title=f"{d.method.title()} over {d.info}"),
             plots.heatmap_figure(d.topk, title=f"top-{d.k} overlap", zmin=0.0),
             d.info,
-            f.options,
-            f.options,
+            x_menu,
+            y_menu,
         )

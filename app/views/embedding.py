@@ -12,7 +12,7 @@ from dash import Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from app import ids, plots
 from app.access import Viewer
 from app.controller import InputError, inputs
-from app.viewmodel import embedding_data, space_colour_options
+from app.viewmodel import embedding_data, embedding_menu
 from app.views.common import Frame, ViewContext, card, hashable, metric_dropdown, ok
 
 TITLE = "Embedding"
@@ -128,7 +128,10 @@ def register(app: Dash, vc: ViewContext) -> None:
         f: Frame, xy: Any, method: str, whole: Any, colour_by: str, scale: str, inspected: Any
     ) -> tuple[Any, str, Any, str | None]:
         """The figure, the caption, the menu, and the key of the figure's base traces."""
-        options = f.options + space_colour_options(list(whole.names))
+        options, note = embedding_menu(
+            f.snap, f.df, colour_by, hide_truth=f.hide_truth,
+            space_names=list(whole.names), space_scored=whole.done > 0,
+        )  # fmt: skip
         if xy is None:
             msg = (
                 "computing the layout of all cells (UMAP, once; cached on disk)…"
@@ -160,6 +163,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             selected_index=d.selected_index,
             in_budget=d.in_budget,
             coloured_name=d.coloured_name,
+            note=f"{note} · colours show {d.colour_label}" if note else "",
         )
         info = d.info
         if whole.running:

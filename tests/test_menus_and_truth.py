@@ -1,0 +1,110 @@
+"""Issue #13's menus and classroom mode through the real callbacks: the metric menus offer
+what the run has, a choice it cannot draw says so on the plot, the comparison's default
+axes differ, the embedding's legend reads, and hiding ground truth is coherent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app import create_app, ids
+from app.views import compare, embedding
+from tests.app_helpers import make_controller, post_callback
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A finished run of 8 candidates computing two proxies (params, naswot = fitness),
+    without a supernet or a benchmark, and its app with the layout ready."""
+    tmp = tmp_path_factory.mktemp("menus")
+    c = make_controller(tmp, proxies=("params",), proxy="naswot", supernet=False)
+    try:
+        c.start(strategy="random", proxy="naswot", budget=8)
+        c.session.wait(lambda s: s.status == "finished", timeout=180)
+        app = create_app(c)
+        app.view_context.published.refresh()
+        for _ in range(600):
+            if c.layout()[0] is not None:
+                break
+            time.sleep(0.05)
+        yield app
+    finally:
+        c.close()
+        c.storage.close()
+
+
+def _answer(
+    app: Any, target: tuple[str, str], value: Any, *, output: str, values: dict[Any, Any]
+) -> Any:
+    """The response of the callback writing ``output``, the other inputs from ``values``."""
+    given = {(ids.VERSION, "data"): app.view_context.version(), **values}
+    res = post_callback(app, target, value, output=output, values=given)
+    assert res.status_code == 200, res.get_data(as_text=True)[-1500:]
+    return res.get_json()["response"]
+
+
+def _embed(app: Any, colour_by: str, hide: list[str] | None = None) -> dict[str, Any]:
+    return _answer(
+        app, (embedding.COLOUR_BY, "value"), colour_by, output="embedding.figure",
+        values={(embedding.COLOUR_SCALE, "value"): "rank", (ids.HIDE_TRUTH, "value"): hide},
+    )  # fmt: skip
+
+
+def _compare(app: Any, x: str | None, y: str | None) -> dict[str, Any]:
+    return _answer(
+        app, (compare.CMP_X, "value"), x, output="compare-scatter.figure",
+        values={
+            (compare.CMP_Y, "value"): y, (compare.CMP_METHOD, "value"): "spearman",
+            (compare.CMP_K, "value"): 5,
+        },
+    )  # fmt: skip
+
+
+def _values(options: list[dict[str, Any]], *, enabled: bool = True) -> list[str]:
+    return [o["value"] for o in options if bool(o.get("disabled")) != enabled]
+
+
+def _notes(figure: dict[str, Any]) -> str:
+    return " | ".join(a["text"] for a in figure["layout"].get("annotations", []))
+
+
+# ---------------------------------------------------------------- point 2: the menus
+def test_colour_by_offers_what_the_run_has_and_a_stale_choice_says_so(finished) -> None:
+    out = _embed(finished, "fisher")
+    options = out[embedding.COLOUR_BY]["options"]
+    metrics = [v for v in _values(options) if not v.startswith("space:")]
+    assert metrics == ["params", "naswot", "fitness"]  # no other proxy, one-shot or truth
+    # whole-space colourings: the exact costs only, the cheap proxies not scored yet
+    assert {v for v in _values(options) if v.startswith("space:")} <= {
+        "space:params",
+        "space:flops",
+    }
+    assert _values(options, enabled=False) == ["fisher"]  # kept, disabled, labelled
+    assert "not computed in this run" in next(o["label"] for o in options if o.get("disabled"))
+    figure = out[embedding.EMBEDDING]["figure"]
+    assert "fisher: not computed in this run" in _notes(figure)
+    assert "colours show fitness" in _notes(figure)
+    # a metric the run has: no note, nothing disabled
+    out = _embed(finished, "params")
+    assert _notes(out[embedding.EMBEDDING]["figure"]) == ""
+    assert _values(out[embedding.COLOUR_BY]["options"], enabled=False) == []
+
+
+def test_comparison_axes_offer_what_the_run_has_and_an_axis_it_cannot_draw_says_so(
+    finished,
+) -> None:
+    out = _compare(finished, "fisher", "truth")
+    for axis in (compare.CMP_X, compare.CMP_Y):
+        assert _values(out[axis]["options"])[:3] == ["params", "naswot", "fitness"]
+        assert len(_values(out[axis]["options"])) == 3
+    assert _values(out[compare.CMP_X]["options"], enabled=False) == ["fisher"]
+    assert _values(out[compare.CMP_Y]["options"], enabled=False) == ["truth"]
+    notes = _notes(out[compare.CMP_SCATTER]["figure"])
+    assert "fisher: not computed in this run" in notes
+    assert "ground truth (%): this run has no benchmark" in notes
+    out = _compare(finished, "params", "fitness")
+    assert _notes(out[compare.CMP_SCATTER]["figure"]) == ""
+    assert out[compare.CMP_SCATTER]["figure"]["data"]  # the scatter itself
