@@ -4,6 +4,7 @@ axes differ, the embedding's legend reads, and hiding ground truth is coherent."
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from app import create_app, ids
+from app.viewmodel import candidates_frame, default_axes
 from app.views import compare, embedding
 from tests.app_helpers import make_controller, post_callback
 
@@ -108,3 +110,35 @@ def test_comparison_axes_offer_what_the_run_has_and_an_axis_it_cannot_draw_says_
     out = _compare(finished, "params", "fitness")
     assert _notes(out[compare.CMP_SCATTER]["figure"]) == ""
     assert out[compare.CMP_SCATTER]["figure"]["data"]  # the scatter itself
+
+
+# ------------------------------------------------- point 8: the comparison's defaults
+def _with_truth(snap: Any) -> Any:
+    """``snap`` as if a benchmark were loaded: a spec in the config, truth per candidate."""
+    cands = tuple(dataclasses.replace(c, truth=50.0 + c.seq) for c in snap.candidates)
+    config = dataclasses.replace(snap.config, benchmark="csv:bench.csv")
+    return dataclasses.replace(snap, config=config, candidates=cands)
+
+
+def test_the_comparison_defaults_to_two_different_metrics(finished) -> None:
+    out = _compare(finished, None, None)  # a new tab: nothing chosen yet
+    x, y = out[compare.CMP_X]["value"], out[compare.CMP_Y]["value"]
+    assert (x, y) == ("fitness", "params")  # not naswot: fitness is naswot
+    assert out[compare.CMP_SCATTER]["figure"]["data"]
+    assert "params" in out[compare.CMP_SCATTER]["figure"]["layout"]["yaxis"]["title"]["text"]
+    # a chosen pair is left alone
+    out = _compare(finished, "naswot", "fitness")
+    assert "value" not in out[compare.CMP_X] and "value" not in out[compare.CMP_Y]
+    # with ground truth: fitness against it, unless it is hidden
+    snap = _with_truth(finished.view_context.controller.snapshot())
+    df = candidates_frame(snap, finished.view_context.space)
+    assert default_axes(snap, df) == ("fitness", "truth")
+    assert default_axes(snap, df, hide_truth=True) == ("fitness", "params")
+    # a one-shot fitness is not compared with the one-shot estimate
+    oneshot = dataclasses.replace(
+        snap.config, strategy="supernet_evolution", proxies=(), supernet=True
+    )
+    cands = tuple(dataclasses.replace(c, oneshot=c.fitness) for c in snap.candidates)
+    snap = dataclasses.replace(snap, config=oneshot, candidates=cands)
+    x, y = default_axes(snap, candidates_frame(snap, finished.view_context.space))
+    assert x == "fitness" and y not in ("fitness", "oneshot", None)

@@ -330,16 +330,18 @@ def default_axes(
 ) -> tuple[str | None, str | None]:
     """The comparison's default axes, two different metrics: fitness against ground truth
     when the run has it and it is shown, else against a proxy other than the fitness
-    proxy, else the one-shot estimate (``None`` where the run has nothing yet)."""
+    proxy, else against the one-shot estimate or trained accuracy when fitness is not
+    that, else against whatever else there is (``None`` where the run has nothing)."""
     have = run_metrics(snap, df, hide_truth=hide_truth)
     if not have:
         return None, None
     x = "fitness" if "fitness" in have else have[0]
-    fitness_proxy = snap.config.proxy if snap is not None else None
-    others = [m for m in have if m not in (x, fitness_proxy)]
+    same = {x, snap.config.proxy if snap is not None else None}
+    if fitness_is_oneshot(snap):
+        same.add("oneshot")
+    others = [m for m in have if m not in same]
     if "truth" in others:
         return x, "truth"
     proxies = [m for m in others if m not in EXTRA_METRICS]
-    if proxies:
-        return x, proxies[0]
-    return x, others[0] if others else None
+    rest = [m for m in have if m != x]
+    return x, (proxies or others or rest or [None])[0]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, dcc, html, no_update
 
 from app import ids, plots
-from app.viewmodel import comparison_data, comparison_menu, proxy_catalogue
-from app.views.common import Frame, ViewContext, card, hashable, metric_dropdown
+from app.viewmodel import comparison_data, comparison_menu, default_axes, proxy_catalogue
+from app.views.common import Frame, ViewContext, card, hashable
 
 TITLE = "Proxy comparison"
 HELP = (
@@ -39,6 +39,19 @@ def proxy_help() -> html.Details:
     )
 
 
+def _axis(id_: str, label: str) -> html.Label:
+    """An axis menu, empty until the run has data: then the callback picks two different
+    metrics (:func:`~app.viewmodel.default_axes`) unless one was chosen."""
+    return html.Label(
+        [
+            f"{label} ",
+            dcc.Dropdown(
+                [], None, id=id_, clearable=False, placeholder="(auto)", className="small-dd"
+            ),
+        ]
+    )
+
+
 def layout(vc: ViewContext) -> html.Div:
     """The card."""
     return card(
@@ -46,8 +59,8 @@ def layout(vc: ViewContext) -> html.Div:
         HELP,
         html.Div(
             [
-                metric_dropdown(CMP_X, "meco", label="x"),
-                metric_dropdown(CMP_Y, "fitness", label="y"),
+                _axis(CMP_X, "x"),
+                _axis(CMP_Y, "y"),
                 dcc.RadioItems(
                     [
                         {"label": " Spearman", "value": "spearman"},
@@ -89,6 +102,8 @@ def register(app: Dash, vc: ViewContext) -> None:
         Output(CMP_INFO, "children"),
         Output(CMP_X, "options"),
         Output(CMP_Y, "options"),
+        Output(CMP_X, "value"),
+        Output(CMP_Y, "value"),
         Input(ids.VERSION, "data"),
         Input(ids.SELECTION, "data"),
         Input(CMP_X, "value"),
@@ -102,8 +117,13 @@ def register(app: Dash, vc: ViewContext) -> None:
         _v: Any, selection: Any, x: str, y: str, method: str, k: Any, hide: Any, reveal: Any
     ) -> Any:
         f = vc.frame(hide, reveal)
+        picked = (x, y)
+        if x is None or y is None:  # not chosen yet: two different metrics of this run
+            auto = default_axes(f.snap, f.df, hide_truth=f.hide_truth)
+            x, y = x or auto[0], y or auto[1]
         key = ("compare", f.key, f.hide_truth, hashable([selection, x, y, method, k]))
-        return vc.shared.get(key, lambda: _build(f, selection, x, y, method, k))
+        out = vc.shared.get(key, lambda: _build(f, selection, x, y, method, k))
+        return (*out, no_update if picked[0] == x else x, no_update if picked[1] == y else y)
 
     def _build(f: Frame, selection: Any, x: str, y: str, method: str, k: Any) -> Any:
         x_menu, x_note = comparison_menu(f.snap, f.df, x, hide_truth=f.hide_truth)
