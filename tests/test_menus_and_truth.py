@@ -9,9 +9,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
-from app import create_app, ids
+from app import create_app, ids, plots
 from app.viewmodel import candidates_frame, default_axes
 from app.views import compare, embedding
 from tests.app_helpers import make_controller, post_callback
@@ -142,3 +145,22 @@ def test_the_comparison_defaults_to_two_different_metrics(finished) -> None:
     snap = dataclasses.replace(snap, config=oneshot, candidates=cands)
     x, y = default_axes(snap, candidates_frame(snap, finished.view_context.space))
     assert x == "fitness" and y not in ("fitness", "oneshot", None)
+
+
+# ------------------------------------------------------ point 7: the embedding legend
+def test_the_embedding_legend_tells_the_cells_that_are_not_evaluated_apart() -> None:
+    n = 12
+    evaluated = pd.DataFrame({"index": [0, 1], "arch": ["a", "b"]})
+    fig = plots.embedding_figure(
+        np.arange(2 * n, dtype=float).reshape(n, 2), allowed=np.arange(n) % 3 != 0,
+        evaluated=evaluated, colour=np.array([0.2, 0.8]), colour_label="fitness (rank)",
+        in_budget=np.arange(n) % 2 == 0,
+    )  # fmt: skip
+    go.Figure(fig)  # a valid figure
+    base = {t["name"]: t["marker"] for t in fig["data"] if t["name"] != "evaluated"}
+    assert set(base) == {"excluded by mask", "allowed by mask", "outside the budget"}
+    assert len({m["color"] for m in base.values()}) == 3  # three hues, not two faint greys
+    assert len({m["symbol"] for m in base.values()}) == 3  # and three shapes
+    assert all(m["opacity"] >= 0.3 for m in base.values())
+    assert fig["layout"]["legend"]["itemsizing"] == "constant"  # legend symbols readable
+    assert fig["data"][plots.EVALUATED_TRACE]["name"] == "evaluated"

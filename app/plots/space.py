@@ -13,6 +13,15 @@ from app.plots.base import _base_layout, empty_figure
 #: Index of the evaluated cells' trace in :func:`embedding_figure`'s data.
 EVALUATED_TRACE = 2
 
+#: Markers of the cells not evaluated, per legend name: a hue and a symbol each, so the
+#: three read apart in the plot and in the legend (the evaluated cells, drawn on top, are
+#: larger, outlined and coloured by a metric).
+BASE_MARKERS: dict[str, dict[str, Any]] = {
+    "excluded by mask": {"color": "#b0120a", "symbol": "x", "opacity": 0.35},
+    "allowed by mask": {"color": "#455a64", "symbol": "circle", "opacity": 0.35},
+    "outside the budget": {"color": "#ef6c00", "symbol": "triangle-up", "opacity": 0.5},
+}
+
 
 def embedding_figure(
     xy: np.ndarray,
@@ -71,7 +80,7 @@ def embedding_figure(
             "mode": "markers",
             "name": "excluded by mask",
             **points(excluded),
-            "marker": {"size": 3, "color": "#cfd8dc", "opacity": 0.35},
+            "marker": {**BASE_MARKERS["excluded by mask"], "size": 4},
             "hovertemplate": "excluded by the mask (cell %{customdata})<extra></extra>",
         },
         {
@@ -79,7 +88,7 @@ def embedding_figure(
             "mode": "markers",
             "name": "allowed by mask",
             **points(free),
-            "marker": {"size": 3, "color": "#90a4ae", "opacity": 0.25},
+            "marker": {**BASE_MARKERS["allowed by mask"], "size": 4},
             "hovertemplate": "allowed by the mask (cell %{customdata}); click to inspect"
             "<extra></extra>",
         },
@@ -106,7 +115,7 @@ def embedding_figure(
             "mode": "markers",
             "name": "outside the budget",
             **points(over),
-            "marker": {"size": 3, "color": "#ffab91", "opacity": 0.45},
+            "marker": {**BASE_MARKERS["outside the budget"], "size": 4},
             "hovertemplate": "outside the resource budget (cell %{customdata})<extra></extra>",
         },
     ]
@@ -133,7 +142,8 @@ def embedding_figure(
             xaxis={"visible": False},
             yaxis={"visible": False},
             dragmode="lasso",
-            legend={"orientation": "h", "y": -0.02},
+            # legend symbols at one readable size, not the 4 px of the cells they stand for
+            legend={"orientation": "h", "y": -0.02, "itemsizing": "constant"},
             height=430,
             hovermode="closest",
             annotations=[_note(note)] if note else [],

@@ -17,9 +17,10 @@ from app.views.common import Frame, ViewContext, card, hashable, metric_dropdown
 
 TITLE = "Embedding"
 HELP = (
-    "Every cell of the space laid out in 2-D (UMAP of one-hot encodings, cached on disk). Faint "
-    "points are the cells the mask allows, grey ones are excluded by the mask, orange ones "
-    "lie outside the resource budget; evaluated cells are drawn on top, solid and coloured "
+    "Every cell of the space laid out in 2-D (UMAP of one-hot encodings, cached on disk). Small "
+    "slate dots are the cells the mask allows, red crosses those it excludes, orange "
+    "triangles lie outside the resource budget; evaluated cells are drawn on top, large, "
+    "outlined and coloured "
     "by the chosen metric. The 'all cells · …' colourings use the whole-space scores of the "
     "cheap, data-free proxies (press 'score all cells' once; the job resumes where it stopped "
     "and can also run as `nasnav space-scores`). Box/lasso-select to filter the proxy "
