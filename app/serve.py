@@ -83,7 +83,8 @@ def serve(
     executor: Any = None,
     train_gpu: bool = False,
 ) -> None:
-    """Serve the app on ``host:port``; the latest run in ``db`` is reopened paused.
+    """Serve the app on ``host:port``; the latest run in ``db`` is reopened (paused, or
+    finished when its budget is spent), and the start line says which.
 
     Args:
         db: SQLite database of runs.
@@ -116,9 +117,10 @@ def serve(
     controller.layout()  # start the (cached) layout in the background
     app = create_app(controller, access=access)
     mode = "read-only" if read_only else ("steering needs the token" if token else "")
+    snap = controller.snapshot()  # the status the reopened run really has (finished, ...)
     echo(
         f"nasnav on http://{host}:{port}/  (db {db}"
-        + (f", reopened run {run_id} paused" if run_id is not None else "")
+        + (f", reopened run {run_id} {snap.status}" if run_id is not None and snap else "")
         + (f", {mode}" if mode else "")
         + ("; development server" if debug else "")
         + (f"; {executor.status().label()}" if executor is not None else "")

@@ -8,13 +8,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app import create_app, ids
 from app.viewmodel import candidates_frame, progress_data
 from app.views import progress
-from nas_engine.runner import SearchConfig, Snapshot
+from nas_engine.data import load_dataset
+from nas_engine.runner import SearchConfig, SearchSession, Snapshot
 from nas_engine.search_spaces import SearchSpace, create_space
-from nas_engine.storage import CandidateRecord
-from tests.app_helpers import make_controller, post_callback
+from nas_engine.storage import CandidateRecord, SQLiteStorage
+from tests.app_helpers import TINY, make_controller, post_callback
+from tests.engine_helpers import tiny_config
 
 SPACE = create_space("nb201")
 
@@ -89,3 +93,57 @@ def test_the_rendered_best_table_wraps_arch_strings_and_headers(tmp_path: Path) 
     finally:
         c.close()
         c.storage.close()
+
+
+# ------------------------------------------------------------------ status texts (point 11)
+def test_throughput_freezes_and_a_steering_note_clears_when_the_run_finishes(
+    tmp_path: Path,
+) -> None:
+    storage = SQLiteStorage(tmp_path / "n.db")
+    cfg = tiny_config(budget=6, pace_s=0.2)
+    s = SearchSession.create(storage, cfg, data=load_dataset("synthetic"))
+    try:
+        s.start()
+        s.wait(lambda x: x.n_evaluated >= 1, timeout=120)
+        s.steer("prune", 0, "none")
+        assert "prune accepted" in (s.snapshot().message or "")
+        done = s.wait(lambda x: x.status == "finished", timeout=120)
+        assert done.message is None  # the acknowledgement does not outlive the run
+        assert done.candidates_per_min > 0
+        time.sleep(1.0)
+        s.steer("prune", 0, "avg_pool_3x3")  # publishes a snapshot a second later
+        later = s.snapshot()
+        assert later.updated > done.updated
+        assert later.candidates_per_min == pytest.approx(done.candidates_per_min)
+    finally:
+        s.close()
+        storage.close()
+
+
+def test_serve_says_the_status_the_reopened_run_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.serve
+
+    c = make_controller(tmp_path, budget=3)
+    try:
+        c.start(strategy="random", proxy="zico", budget=3)
+        c.session.wait(lambda x: x.status == "finished", timeout=120)  # type: ignore[union-attr]
+    finally:
+        c.close()
+        c.storage.close()
+
+    class _Server:
+        def run(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(app.serve, "make_server", lambda *a, **kw: _Server())
+    lines: list[str] = []
+    app.serve.serve(
+        db=tmp_path / "app.db", defaults={**TINY, "budget": 3}, cache_dir=tmp_path / "cache",
+        layout_method="pca", echo=lines.append,
+    )  # fmt: skip
+    assert len(lines) == 1 and ", reopened run 1 finished" in lines[0], lines

@@ -118,6 +118,7 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
         self._store = SnapshotStore()
         self._status = "idle"
         self._message: str | None = None
+        self._ack: str | None = None  # a steering acknowledgement, cleared when the run ends
         self._training: str | None = None
         self._init_loop(f"nasnav-run-{run_id}")
 
@@ -155,7 +156,8 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
             "mask_changed": self._on_mask_changed,
             "train": lambda cmd: self._train(cmd.args["arch"]),
         }  # fmt: skip
-        self._t_start = time.time()
+        self._run_seconds = 0.0  # running time of this session, for the throughput
+        self._running_since: float | None = None  # monotonic time it started running
         self._n_at_start = len(self._candidates)
         self._publish()
         self._thread.start()
@@ -293,7 +295,8 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
                 action, edge, op, note=note, budget=budget, actor=actor, actor_name=actor_name
             )
             self.storage.add_event(self.run_id, event)  # committed before it is shown
-            self._message = f"{event.action} accepted (mask v{event.mask_version}, " + (
+            self._acknowledge(
+                f"{event.action} accepted (mask v{event.mask_version}, "
                 f"{self._region().size:,} cells)"
             )
             self._publish()
@@ -328,12 +331,16 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
         return self._res.costs
 
     def _on_crash(self, exc: Exception) -> None:
+        self._clock("failed")
         self._status = "failed"
         self._message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
         self.storage.set_status(self.run_id, "failed")
         self._publish()
 
     def _set_status(self, status: str) -> None:
+        self._clock(status)
+        if status in ("finished", "stopped") and self._message == self._ack:
+            self._message = None  # a steering acknowledgement does not outlive the run
         self._status = status
         self.storage.set_status(self.run_id, status)
 
@@ -367,7 +374,7 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
         dropped = self._strategy.on_mask_change(region)
         self._drop_pending(lambda p: not region.allows(p.arch))  # never store what's excluded
         if dropped:
-            self._message = f"mask v{self._steering.version}: {dropped} members dropped"
+            self._acknowledge(f"mask v{self._steering.version}: {dropped} members dropped")
 
     def _on_config(self, cmd: Command) -> None:
         changes = cmd.args["changes"]
@@ -397,7 +404,21 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
         )  # fmt: skip
         _, refused = accept(evidence.suggestions, self.steer)
         if refused:
-            self._message = "suggestion refused: " + "; ".join(refused)
+            self._acknowledge("suggestion refused: " + "; ".join(refused))
+
+    def _acknowledge(self, text: str) -> None:
+        """Show a steering acknowledgement (until another message, or the run ends)."""
+        self._message = self._ack = text
+
+    def _clock(self, status: str) -> None:
+        """Count the time spent running: start the clock on ``running``, stop it on any
+        other status (the throughput is measured over running time only)."""
+        now = time.monotonic()
+        if status == "running" and self._running_since is None:
+            self._running_since = now
+        elif status != "running" and self._running_since is not None:
+            self._run_seconds += now - self._running_since
+            self._running_since = None
 
     def _publish(self) -> None:
         with self._lock:  # build and swap atomically, so snapshots never go backwards
@@ -411,7 +432,9 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
         top = best(
             cands, config=self.config, fitness_kind=self._strategy.fitness, fidelity=search_fid
         )
-        elapsed = max(time.time() - self._t_start, 1e-9)
+        since = self._running_since
+        elapsed = self._run_seconds + (time.monotonic() - since if since is not None else 0.0)
+        done = len(cands) - self._n_at_start
         self._store.set(
             Snapshot(
                 run_id=self.run_id,
@@ -425,7 +448,7 @@ class SearchSession(SearchFlow, ScratchTraining, CommandLoop):
                 train_curves=MappingProxyType(dict(self._train_curves)),
                 best=top,
                 supernet_step=self._trainer.step if self._trainer is not None else 0,
-                candidates_per_min=60.0 * (len(cands) - self._n_at_start) / elapsed,
+                candidates_per_min=60.0 * done / elapsed if elapsed > 0 else 0.0,
                 message=self._message,
                 updated=time.time(),
                 training=self._training,
