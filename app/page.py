@@ -16,7 +16,16 @@ from app import ids
 from app.access import MAX_NAME, MAX_TOKEN, Viewer
 from app.controller import InputError
 from app.viewmodel import proxy_names, strategy_catalogue
-from app.views.common import ViewContext, err, ok
+from app.views.common import (
+    HIDE,
+    HIDE_LABEL,
+    ViewContext,
+    classroom_controls,
+    command_ack,
+    err,
+    refreshed_alert,
+    run_has_truth_now,
+)
 
 
 def header(vc: ViewContext) -> html.Header:
@@ -59,7 +68,7 @@ def header(vc: ViewContext) -> html.Header:
             html.Button("Resume", id=ids.RESUME, className="btn"),
             html.Button("Stop", id=ids.STOP, className="btn danger"),
             dcc.Checklist(
-                [{"label": " hide ground truth (classroom)", "value": "hide"}],
+                [{"label": HIDE_LABEL, "value": HIDE}],
                 [],
                 id=ids.HIDE_TRUTH,
                 className="inline",
@@ -185,12 +194,21 @@ def register(app: Dash, vc: ViewContext, *, poll_ms: int = 1000) -> None:
         )
 
     @app.callback(
+        Output(ids.HIDE_TRUTH, "value"),
         Output(ids.REVEAL_TRUTH, "n_clicks"),
+        Output(ids.HIDE_TRUTH, "options"),
+        Output(ids.REVEAL_TRUTH, "disabled"),
+        Output(ids.REVEAL_TRUTH, "title"),
+        Input(ids.VERSION, "data"),
         Input(ids.HIDE_TRUTH, "value"),
-        prevent_initial_call=True,
+        Input(ids.REVEAL_TRUTH, "n_clicks"),
+        State(ids.HIDE_TRUTH, "options"),
     )
-    def rehide(_hide: Any) -> int:
-        return 0  # ticking "hide ground truth" again hides it until the next Reveal
+    def classroom(_v: Any, hide: Any, reveal: Any, shown: Any) -> Any:
+        return classroom_controls(
+            has_truth=run_has_truth_now(vc), hide=hide, reveal_clicks=reveal,
+            trigger=ctx.triggered_id, shown=shown,
+        )  # fmt: skip
 
     @vc.steering_callback(
         app,
@@ -214,6 +232,22 @@ def register(app: Dash, vc: ViewContext, *, poll_ms: int = 1000) -> None:
             ids.STOP: controller.stop,
         }
         try:
-            return ok(actions[trig]())
+            msg = actions[trig]()
         except InputError as exc:
             return err(str(exc))
+        snap = controller.snapshot()
+        return command_ack(msg, snap.status if snap is not None else None)
+
+    @app.callback(
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Input(ids.VERSION, "data"),
+        State(ids.ALERT, "children"),
+        prevent_initial_call=True,
+    )
+    def command_status(_v: Any, alert: Any) -> Any:
+        """A run command's acknowledgement gives way to the run's status once it changes
+        (e.g. 'resume sent' after another tab stopped the run)."""
+        snap = vc.published.get()[1]
+        run_id, status = (snap.run_id, snap.status) if snap is not None else (None, None)
+        new = refreshed_alert(alert, run_id, status)
+        return no_update if new is None else new

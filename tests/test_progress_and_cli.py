@@ -147,3 +147,42 @@ def test_serve_says_the_status_the_reopened_run_has(
         layout_method="pca", echo=lines.append,
     )  # fmt: skip
     assert len(lines) == 1 and ", reopened run 1 finished" in lines[0], lines
+
+
+def test_a_run_command_note_gives_way_to_the_status_another_tab_set(tmp_path: Path) -> None:
+    c = make_controller(tmp_path, pace_s=0.5)
+    try:
+        app = create_app(c)
+        vc = app.view_context
+        alert = f"{ids.ALERT}.children"
+        settings = {(ids.STRATEGY, "value"): "random", (ids.PROXY, "value"): "zico"}
+        settings[(ids.BUDGET, "value")] = 50
+        res = post_callback(app, (ids.START, "n_clicks"), 1, output=alert, state=settings)
+        assert res.status_code == 200, res.get_data(as_text=True)[-1500:]
+        note = res.get_json()["response"][ids.ALERT]["children"]
+        assert note["props"]["children"] == "run 1 started"
+        c.session.wait(lambda x: x.status == "running", timeout=60)  # type: ignore[union-attr]
+
+        def refreshed(shown: object) -> object:
+            vc.published.refresh()
+            r = post_callback(
+                app, (ids.VERSION, "data"), vc.version(), output=alert,
+                state={(ids.ALERT, "children"): shown},
+            )  # fmt: skip
+            assert r.status_code in (200, 204), r.get_data(as_text=True)[-1500:]
+            return None if r.status_code == 204 else r.get_json()["response"].get(ids.ALERT)
+
+        res = post_callback(app, (ids.PAUSE, "n_clicks"), 1, output=alert)
+        paused = res.get_json()["response"][ids.ALERT]["children"]
+        assert paused["props"]["children"] == "pause sent to run 1"
+        c.stop()  # another tab stops the run
+        c.session.wait(lambda x: x.status == "stopped", timeout=60)  # type: ignore[union-attr]
+        for shown in (note, paused):
+            new = refreshed(shown)
+            assert new is not None and new["children"]["props"]["children"] == "run 1 stopped"
+        assert refreshed(new["children"]) is None  # the status it says: left as it is
+        other = {"props": {"children": "prune accepted", "className": "ok"}, "type": "Div"}
+        assert refreshed(other) is None  # a steering note is not a run command's
+    finally:
+        c.close()
+        c.storage.close()

@@ -21,7 +21,13 @@ from dash import Dash, Output, State, ctx, dcc, html, no_update
 from app import ids
 from app.access import Access
 from app.controller import AppController, InputError
-from app.viewmodel import all_metric_names, candidates_frame, metric_label, metric_options
+from app.viewmodel import (
+    all_metric_names,
+    candidates_frame,
+    metric_label,
+    metric_options,
+    run_has_truth,
+)
 from app.views.sharing import (
     REFRESH_S,
     Published,
@@ -187,8 +193,84 @@ def hashable(value: Any) -> str:
 
 
 def truth_hidden(hide: list[str] | None, reveal_clicks: int | None) -> bool:
-    """Whether ground truth is hidden: the box is ticked and Reveal not clicked since."""
-    return bool(hide) and "hide" in hide and not reveal_clicks
+    """Whether ground truth is hidden: the box is ticked and Reveal not clicked since
+    (Reveal also un-ticks the box: see :func:`classroom_controls`)."""
+    return bool(hide) and HIDE in hide and not reveal_clicks
+
+
+#: The value of the "hide ground truth" box's one option.
+HIDE = "hide"
+HIDE_LABEL = " hide ground truth (classroom)"
+#: What the box hides, every view alike (its tooltip).
+HIDES = (
+    "Hide ground truth in every view: its columns, its colouring and comparison axis, the "
+    "proxies' correlations with it and the one-shot fidelity measured on it"
+)
+NO_TRUTH = "This run has no ground truth (no benchmark is loaded): there is nothing to hide"
+
+
+def run_has_truth_now(vc: ViewContext) -> bool:
+    """Whether the published run has ground truth (before any run: whether the default
+    configuration loads a benchmark)."""
+    snap = vc.published.get()[1]
+    return run_has_truth(snap) if snap is not None else bool(vc.controller.defaults.benchmark)
+
+
+def classroom_controls(
+    *,
+    has_truth: bool,
+    hide: list[str] | None,
+    reveal_clicks: int | None,
+    trigger: Any,
+    shown: Any = None,
+) -> tuple[Any, Any, Any, bool, str]:
+    """The classroom box and Reveal, coherent with what the views hide.
+
+    Reveal shows ground truth and un-ticks the box (the box never claims hidden what is
+    shown); ticking the box hides it until the next Reveal. Without ground truth there is
+    nothing to hide: the box is unticked and disabled and its tooltip says why. Reveal is
+    enabled only while something is hidden.
+
+    Args:
+        has_truth: Whether the run has ground truth (:func:`run_has_truth_now`).
+        hide: The box's value.
+        reveal_clicks: Reveal's clicks since the box was last ticked.
+        trigger: The id that fired the callback.
+        shown: The box's options as the page has them (not sent again while they say
+            the same: the callback runs at every snapshot).
+
+    Returns:
+        The box's value, Reveal's clicks, the box's options (each ``no_update`` where
+        unchanged), whether Reveal is disabled, and Reveal's tooltip.
+    """
+    ticked = truth_hidden(hide, 0)
+    value: Any = no_update
+    clicks: Any = no_update
+    if trigger == ids.REVEAL_TRUTH and reveal_clicks:
+        value, clicks, ticked = [], 0, False
+    elif trigger == ids.HIDE_TRUTH:
+        clicks = 0  # ticking the box again hides ground truth until the next Reveal
+    if ticked and not has_truth:
+        value, ticked = [], False
+    label = html.Span(HIDE_LABEL, title=HIDES if has_truth else NO_TRUTH)
+    options: Any = [{"label": label, "value": HIDE, "disabled": not has_truth}]
+    if _same_box(shown, has_truth):
+        options = no_update
+    title = "Show ground truth again (un-ticks the box)" if ticked else "Nothing is hidden"
+    return value, clicks, options, not ticked, title
+
+
+def _same_box(shown: Any, has_truth: bool) -> bool:
+    """Whether the page's box options already say ``has_truth`` (enabled or not, with a
+    tooltip: the layout's plain label has none)."""
+    try:
+        (opt,) = shown
+        title = opt["label"]["props"]["title"]
+    except (TypeError, ValueError, KeyError):
+        return False
+    return bool(opt.get("disabled")) == (not has_truth) and title == (
+        HIDES if has_truth else NO_TRUTH
+    )
 
 
 def dropdown_options(hide_truth: bool = False) -> list[dict[str, str]]:
@@ -231,6 +313,27 @@ def ok(msg: str) -> html.Div:
 def err(msg: str) -> html.Div:
     """A refusal message for the alert line."""
     return html.Div(msg, className="error")
+
+
+#: Class of a run command's acknowledgement (``resume sent to run 3``): the run's status
+#: replaces it once the status changes, in every tab (another tab may stop the run).
+COMMAND_ACK = "ok run-command"
+
+
+def command_ack(msg: str, status: str | None) -> html.Div:
+    """A run command's acknowledgement, with the run's status when it was sent."""
+    return html.Div(msg, className=COMMAND_ACK, **{"data-status": status or ""})
+
+
+def refreshed_alert(alert: Any, run_id: int | None, status: str | None) -> html.Div | None:
+    """The run's status in place of a run command's acknowledgement (``alert``, as the
+    browser holds it) sent under another status; ``None``: leave the alert as it is."""
+    props = alert.get("props") if isinstance(alert, dict) else None
+    if not isinstance(props, dict) or props.get("className") != COMMAND_ACK:
+        return None
+    if status is None or props.get("data-status") == status:
+        return None
+    return command_ack(f"run {run_id} {status}", status)
 
 
 def fmt(v: Any) -> str:
