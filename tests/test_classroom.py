@@ -327,9 +327,11 @@ def test_the_steering_list_is_every_guarded_callback_and_the_rest_cannot_steer(t
             else:
                 unguarded.append(sorted(str(i["id"]) for i in cb["inputs"]))
         assert guarded == len(STEERING)
-        # what writes the alert line unguarded only inspects, exports or dismisses
+        # what writes the alert line unguarded only inspects, exports or dismisses (or
+        # puts the run's status in place of a run command's note)
         assert sorted(unguarded) == sorted(
             [
+                [ids.VERSION],
                 [inspector.ARCH_INPUT, inspector.INSPECT_BTN],
                 [inspector.EXPORT_JSON, inspector.EXPORT_PY],
                 [json.dumps({"key": ["ALL"], "type": graph.DISMISS}, separators=(",", ":"))],
