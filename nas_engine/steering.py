@@ -172,6 +172,9 @@ class Steering:
     ) -> OpMask:
         """Return the mask the action would produce, or raise :class:`MaskError`.
 
+        A prune, pin or restore that would leave the edge's allowed ops as they are (an op
+        the edge's pin already excludes, a pin on the edge's only allowed op) is refused
+        with the reason, so no event records a change that changes nothing.
         ``actor``/``actor_name`` matter for ``undo`` only (see :meth:`apply`).
         """
         m = self.mask
@@ -180,7 +183,12 @@ class Steering:
         if action == "prune":
             return m.prune(_edge(edge), _op(op))
         if action == "pin":
-            return m.pin(_edge(edge), _op(op))
+            after = m.pin(_edge(edge), _op(op))
+            if after.allowed(_edge(edge)) == m.allowed(_edge(edge)):
+                raise MaskError(
+                    f"edge {edge}: {op!r} is already the only op allowed there; nothing to pin"
+                )
+            return after
         if action == "unpin":
             return m.unpin(_edge(edge))
         if action == "restore":

@@ -225,11 +225,26 @@ def snapshot_evidence(
     )  # fmt: skip
 
 
-def chip_tip(space: SearchSpace[Any], e: int, op: str, state: str, eff: OpEffect | None) -> str:
+#: A blocked chip's state in its tip (the op is neither pruned nor pinned, but the pin of
+#: another op on its position excludes it).
+BLOCKED_TIP = "blocked by the pin on this edge ({pinned} is pinned): unpin it to prune {op}"
+
+
+def chip_tip(
+    space: SearchSpace[Any],
+    e: int,
+    op: str,
+    state: str,
+    eff: OpEffect | None,
+    *,
+    pinned: str | None = None,
+) -> str:
     """``e3 0→3 · avg_pool_3x3 · allowed · effect −18 percentile points, 95 % CI
-    [−24, −12], n = 140`` (a position's note, e.g. its stride, follows its name)."""
+    [−24, −12], n = 140`` (a position's note, e.g. its stride, follows its name). A
+    ``blocked`` chip's tip names the position's ``pinned`` op that blocks it."""
     note = space.position_note(e)
-    tip = f"{position_title(space, e)}{f' ({note})' if note else ''} · {op} · {state}"
+    what = BLOCKED_TIP.format(pinned=pinned, op=op) if state == "blocked" else state
+    tip = f"{position_title(space, e)}{f' ({note})' if note else ''} · {op} · {what}"
     if eff is not None and eff.n:
         tip += " · " + eff.describe()
         if eff.significant:
@@ -279,7 +294,8 @@ def graph_data(
             mark = ""
             if eff is not None and eff.significant:
                 mark = "sig-neg" if eff.effect < 0 else "sig-pos"
-            chips[(e, op)] = ChipView(state, delta, chip_tip(space, e, op, state, eff), mark)
+            tip = chip_tip(space, e, op, state, eff, pinned=mask.pinned[e])
+            chips[(e, op)] = ChipView(state, delta, tip, mark)
     rows = []
     for event in reversed((snap.events if snap is not None else ())[-history:]):
         what = action_text(event.action, event.edge, event.op, space) + (

@@ -9,6 +9,9 @@ Semantics per edge:
 * ``pruned`` — ops the user removed.
 * ``pinned`` — at most one op the user fixed; while pinned, it is the only op allowed.
 * allowed ops = ``{pinned}`` if pinned, otherwise ``ops − pruned`` (never empty).
+
+While an edge is pinned, its other ops are excluded by the pin: pruning or restoring one
+would change nothing the search may use, so both are refused until the edge is unpinned.
 """
 
 from __future__ import annotations
@@ -150,14 +153,20 @@ class OpMask:
         """Return a mask with ``op`` removed from ``edge``.
 
         Raises:
-            MaskError: Unknown edge/op, the op is already pruned or pinned, or it is the
-                last allowed op of the edge.
+            MaskError: Unknown edge/op, the op is already pruned or pinned, another op is
+                pinned on the edge (the pin already excludes it), or it is the last
+                allowed op of the edge.
         """
         self._check(edge, op)
         if op in self.pruned[edge]:
             raise MaskError(f"edge {edge}: {op!r} is already pruned")
         if self.pinned[edge] == op:
             raise MaskError(f"edge {edge}: {op!r} is pinned; unpin it before pruning")
+        if self.pinned[edge] is not None:
+            raise MaskError(
+                f"edge {edge}: {op!r} is already excluded (the edge is pinned to "
+                f"{self.pinned[edge]!r}); nothing to prune — unpin the edge first"
+            )
         if self.pinned[edge] is None and len(self.allowed(edge)) <= 1:
             raise MaskError(
                 f"edge {edge}: cannot prune {op!r}, it is the last allowed op on this edge"
@@ -165,10 +174,20 @@ class OpMask:
         return self._replace(edge, pruned=self.pruned[edge] | {op})
 
     def restore(self, edge: int, op: str) -> OpMask:
-        """Return a mask with a pruned ``op`` allowed again on ``edge``."""
+        """Return a mask with a pruned ``op`` allowed again on ``edge``.
+
+        Raises:
+            MaskError: Unknown edge/op, the op is not pruned, or another op is pinned on
+                the edge (the op would stay excluded by the pin).
+        """
         self._check(edge, op)
         if op not in self.pruned[edge]:
             raise MaskError(f"edge {edge}: {op!r} is not pruned")
+        if self.pinned[edge] is not None:
+            raise MaskError(
+                f"edge {edge}: {op!r} would stay excluded (the edge is pinned to "
+                f"{self.pinned[edge]!r}); nothing to restore — unpin the edge first"
+            )
         return self._replace(edge, pruned=self.pruned[edge] - {op})
 
     def pin(self, edge: int, op: str) -> OpMask:
