@@ -58,12 +58,14 @@ def _embed(app: Any, colour_by: str, hide: list[str] | None = None) -> dict[str,
     )  # fmt: skip
 
 
-def _compare(app: Any, x: str | None, y: str | None) -> dict[str, Any]:
+def _compare(
+    app: Any, x: str | None, y: str | None, hide: list[str] | None = None
+) -> dict[str, Any]:
     return _answer(
         app, (compare.CMP_X, "value"), x, output="compare-scatter.figure",
         values={
             (compare.CMP_Y, "value"): y, (compare.CMP_METHOD, "value"): "spearman",
-            (compare.CMP_K, "value"): 5,
+            (compare.CMP_K, "value"): 5, (ids.HIDE_TRUTH, "value"): hide,
         },
     )  # fmt: skip
 
@@ -164,3 +166,61 @@ def test_the_embedding_legend_tells_the_cells_that_are_not_evaluated_apart() -> 
     assert all(m["opacity"] >= 0.3 for m in base.values())
     assert fig["layout"]["legend"]["itemsizing"] == "constant"  # legend symbols readable
     assert fig["data"][plots.EVALUATED_TRACE]["name"] == "evaluated"
+
+
+# ------------------------------------------------- point 15: classroom mode, coherent
+def _classroom(app: Any, target: tuple[str, str], value: Any, **given: Any) -> dict[str, Any]:
+    values = {(ids.HIDE_TRUTH, "value"): given.get("hide"), (ids.REVEAL_TRUTH, "n_clicks"): 0}
+    res = post_callback(app, target, value, output=f"{ids.HIDE_TRUTH}.options", values=values)
+    assert res.status_code == 200, res.get_data(as_text=True)[-1500:]
+    return res.get_json()["response"]
+
+
+def test_without_ground_truth_the_box_is_disabled_and_says_why(finished) -> None:
+    out = _classroom(finished, (ids.HIDE_TRUTH, "value"), ["hide"], hide=["hide"])
+    (opt,) = out[ids.HIDE_TRUTH]["options"]
+    assert opt["disabled"] is True
+    assert "no ground truth" in opt["label"]["props"]["title"]
+    assert out[ids.HIDE_TRUTH]["value"] == []  # nothing to hide: not ticked
+    assert out[ids.REVEAL_TRUTH]["disabled"] is True
+
+
+@pytest.fixture()
+def with_truth(finished, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The finished run's app, its published snapshot as if a benchmark were loaded."""
+    published = finished.view_context.published
+    key, snap = published.get()
+    monkeypatch.setattr(published, "get", lambda: (f"{key}-truth", _with_truth(snap)))
+    return finished
+
+
+def test_reveal_unticks_the_box_and_every_view_hides_or_shows_truth_alike(with_truth) -> None:
+    app = with_truth
+    ticked = _classroom(app, (ids.HIDE_TRUTH, "value"), ["hide"], hide=["hide"])
+    (opt,) = ticked[ids.HIDE_TRUTH]["options"]
+    assert not opt["disabled"] and "every view" in opt["label"]["props"]["title"]
+    assert ticked[ids.REVEAL_TRUTH]["n_clicks"] == 0  # hidden until the next Reveal
+    assert ticked[ids.REVEAL_TRUTH]["disabled"] is False
+    assert "value" not in ticked[ids.HIDE_TRUTH]  # the box stays ticked
+    # hidden: no view offers ground truth, and a chosen truth axis says it is hidden
+    out = _embed(app, "truth", hide=["hide"])
+    assert "truth" not in _values(out[embedding.COLOUR_BY]["options"])
+    assert "ground truth (%): hidden (classroom mode)" in _notes(
+        out[embedding.EMBEDDING]["figure"]
+    )
+    out = _compare(app, "fitness", "truth", hide=["hide"])
+    assert "truth" not in _values(out[compare.CMP_X]["options"])
+    assert "hidden (classroom mode)" in _notes(out[compare.CMP_SCATTER]["figure"])
+    assert "truth" not in out[compare.CMP_HEATMAP]["figure"]["data"][0]["x"]
+    # Reveal: the box is un-ticked, Reveal has nothing left to show
+    revealed = _classroom(app, (ids.REVEAL_TRUTH, "n_clicks"), 1, hide=["hide"])
+    assert revealed[ids.HIDE_TRUTH]["value"] == []
+    assert revealed[ids.REVEAL_TRUTH]["n_clicks"] == 0
+    assert revealed[ids.REVEAL_TRUTH]["disabled"] is True
+    # shown: every view offers it again
+    out = _embed(app, "truth", hide=[])
+    assert "truth" in _values(out[embedding.COLOUR_BY]["options"])
+    assert _notes(out[embedding.EMBEDDING]["figure"]) == ""
+    out = _compare(app, "fitness", "truth", hide=[])
+    assert "truth" in _values(out[compare.CMP_Y]["options"])
+    assert "truth" in out[compare.CMP_HEATMAP]["figure"]["data"][0]["x"]
