@@ -7,16 +7,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from dash.testing.wait import until
 
 from app import create_app, ids, plots
 from app.viewmodel import candidates_frame, default_axes
 from app.views import compare, embedding
+from tests import test_app_browser as browser
 from tests.app_helpers import make_controller, post_callback
 
 
@@ -224,3 +227,37 @@ def test_reveal_unticks_the_box_and_every_view_hides_or_shows_truth_alike(with_t
     out = _compare(app, "fitness", "truth", hide=[])
     assert "truth" in _values(out[compare.CMP_Y]["options"])
     assert "truth" in out[compare.CMP_HEATMAP]["figure"]["data"][0]["x"]
+
+
+# ------------------------------------------------------------ the same in a browser
+@pytest.fixture()
+def page(dash_duo: Any, tmp_path: Path) -> Iterator[Any]:
+    """The app on a fresh controller in headless Chromium (see ``test_app_browser``)."""
+    yield from browser._serve(dash_duo, make_controller(tmp_path, pace_s=browser.PACE_S))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_in_the_browser_the_menus_defaults_and_classroom_box_hold(page: Any) -> None:
+    """Dash's dropdown keeps a disabled stale choice (it clears a value its options
+    lose), the comparison fills in its two axes itself, and the box is disabled."""
+    duo, controller = page
+    browser._start(duo, controller, min_n=3)
+    until(lambda: "fitness" in duo.find_element(f"#{compare.CMP_X}").text, timeout=30)
+    y = duo.find_element(f"#{compare.CMP_Y}").text
+    assert y and "fitness" not in y and "(auto)" not in y
+    box = duo.find_element(f"#{ids.HIDE_TRUTH} input")
+    until(lambda: box.get_attribute("disabled") is not None, timeout=20)
+    assert duo.find_element(f"#{ids.REVEAL_TRUTH}").get_attribute("disabled") is not None
+    duo.driver.execute_script(
+        f"window.dash_clientside.set_props('{embedding.COLOUR_BY}', {{value: 'fisher'}});"
+    )
+    notes = (
+        f"const g=document.querySelector('#{embedding.EMBEDDING} .js-plotly-plot');"
+        "return g && g.layout.annotations ? g.layout.annotations.map(a => a.text) : [];"
+    )
+    until(lambda: "fisher: not computed" in " ".join(duo.driver.execute_script(notes)), 30)
+    n = controller.snapshot().n_evaluated
+    until(lambda: controller.snapshot().n_evaluated >= n + 2, timeout=60)  # new versions
+    assert "fisher: not computed" in duo.find_element(f"#{embedding.COLOUR_BY}").text
+    assert "fisher: not computed" in " ".join(duo.driver.execute_script(notes))
