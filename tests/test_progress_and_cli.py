@@ -186,3 +186,65 @@ def test_a_run_command_note_gives_way_to_the_status_another_tab_set(tmp_path: Pa
     finally:
         c.close()
         c.storage.close()
+
+
+# ------------------------------------------------------------------ the CLI (point 14)
+def test_a_search_logged_to_a_file_redraws_its_bar_rarely(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nas_engine.cli import main
+    from tests.engine_helpers import tiny_overrides
+
+    args = ["search", "--dataset", "synthetic", "--db", str(tmp_path / "c.db"), "--budget", "8",
+            "--strategy", "random", "--proxy", "zico",
+            *tiny_overrides(pace_s=0.3)]  # fmt: skip
+    t0 = time.monotonic()
+    r = CliRunner().invoke(main, args)  # not a terminal, like a log file
+    took = time.monotonic() - t0
+    assert r.exit_code == 0, r.output
+    draws = r.stderr.count("\r") + r.stderr.count("\n")
+    assert took > 2.0  # the loop polled ten times or more
+    assert 1 <= draws <= 2 + took / 5, r.stderr  # the first, one per 5 s, the last
+    assert "8/8" in r.stderr  # the last state is drawn
+
+
+def test_nasnav_runs_has_a_header_and_times(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nas_engine.cli import main
+
+    storage = SQLiteStorage(tmp_path / "r.db")
+    storage.create_run(tiny_config(budget=5).to_dict())
+    storage.close()
+    r = CliRunner().invoke(main, ["runs", "--db", str(tmp_path / "r.db")])
+    assert r.exit_code == 0, r.output
+    head, row = r.output.splitlines()
+    assert head.split()[:6] == ["run", "status", "cands/budget", "created", "updated", "strategy"]
+    today = time.strftime("%Y-%m-%d")
+    assert row.split()[0] == "1" and row.count(today) == 2 and "0/5" in row
+
+
+def test_the_best_table_lists_long_arch_strings_below_its_rows() -> None:
+    from types import SimpleNamespace
+
+    from nas_engine.cli.search import _best_table
+    from nas_engine.runner.fidelity import unknown
+
+    cands = _repeated()[:4]
+    none = unknown("4 cells estimated so far, 10 needed")
+    cfg = SearchConfig(dataset="synthetic", proxy="zico", strategy="random")
+    snap = SimpleNamespace(candidates=cands, config=cfg, fidelity=none, search_fidelity=none)
+    lines = _best_table(snap).splitlines()
+    rows = lines[1:5]
+    assert len({len(r) for r in lines[:5]}) == 1  # the rows are aligned with the header
+    assert all(len(r) < 80 for r in lines[:5]) and "arch" not in lines[0]
+    assert lines[5].split() == ["#", "arch"]
+    assert [ln.split() for ln in lines[6:10]] == [[r.split()[0], c.arch] for r, c in zip(
+        rows, cands, strict=True)]  # fmt: skip
+
+
+def test_the_readme_command_section_says_how_to_get_nasnav_on_path() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Command line", 1)[1].split("```bash", 1)[0]
+    assert ". .venv/bin/activate" in section and ".venv/bin/nasnav" in section
+    assert "make run" in section and "make test" in section

@@ -19,6 +19,30 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+#: Seconds between progress lines when stderr is not a terminal (a log file, CI): a bar
+#: redrawn several times a second fills a log with hundreds of lines.
+LOG_INTERVAL_S = 5.0
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """A tqdm bar on stderr (``kwargs``: tqdm's); when stderr is not a terminal, it draws
+    at most one line every :data:`LOG_INTERVAL_S` seconds (and its last state at close)."""
+    from tqdm import tqdm
+
+    tty = sys.stderr.isatty()
+    return tqdm(file=sys.stderr, mininterval=0.1 if tty else LOG_INTERVAL_S, **kwargs)
+
+
+def advance(bar: Any, n: int) -> None:
+    """Move ``bar`` to ``n``: redrawn at once on a terminal (its postfix may have changed),
+    else only when the count moved and the bar's interval has passed."""
+    if sys.stderr.isatty():
+        bar.n = n
+        bar.refresh()
+    elif n != bar.n:
+        bar.update(n - bar.n)
+
+
 def parse_edge_op(text: str, space: Any) -> tuple[int, str]:
     """Parse ``EDGE:OP`` where EDGE is an index (``0..n-1``), ``i->j`` (e.g. ``0->3``) or
     the position's label (``L4`` for a macro layer).

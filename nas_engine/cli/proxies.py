@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from nas_engine.cli.base import (
+    advance,
     dataset_options,
     executor_options,
     fail,
@@ -17,6 +18,7 @@ from nas_engine.cli.base import (
     network,
     network_options,
     open_executor,
+    progress_bar,
     space_flag,
 )
 from nas_engine.proxies.suite import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_ENSEMBLE
@@ -107,7 +109,6 @@ def score(
     """
     import numpy as np
     import torch
-    from tqdm import tqdm
 
     from nas_engine.data import DatasetError, load_dataset
     from nas_engine.distributed import DataSpec, ExecutorError
@@ -153,7 +154,7 @@ def score(
     except (DatasetError, ProxyInputError) as exc:
         fail(str(exc))
     ex = open_executor(workers, scheduler)
-    bar = tqdm(total=len(archs), desc="scoring", unit="cell")
+    bar = progress_bar(total=len(archs), desc="scoring", unit="cell")
     try:
         new, skipped = score_to_csv(
             suite,
@@ -303,7 +304,6 @@ def space_scores(
     with what is there.
     """
     import torch
-    from tqdm import tqdm
 
     from nas_engine.proxies import ProxyInputError, ProxySuite
     from nas_engine.proxies.space_scores import check_cheap, score_space, space_score_path
@@ -318,11 +318,10 @@ def space_scores(
     build = network(sp, channels, cells)
     suite = ProxySuite(sp, names, seed=seed, build_kwargs=build)
     path = space_score_path(cache_dir, sp, names, seed=seed, build_kwargs=build)
-    bar = tqdm(total=limit or sp.size, desc="scoring the space", unit="cell")
+    bar = progress_bar(total=limit or sp.size, desc="scoring the space", unit="cell")
 
     def tick(p: Any) -> None:
-        bar.n = min(p.done, bar.total)
-        bar.refresh()
+        advance(bar, min(p.done, bar.total))
 
     prog = score_space(suite, path, limit=limit, on_progress=tick)
     bar.close()

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from nas_engine.cli.base import (
+    advance,
     dataset_options,
     executor_options,
     fail,
@@ -17,13 +18,17 @@ from nas_engine.cli.base import (
     open_executor,
     parse_edge_op,
     parse_set,
+    progress_bar,
     space_flag,
 )
 from nas_engine.runner.config import SearchConfig
 from nas_engine.search_spaces import MaskError, create_space
 
-
 # ----------------------------------------------------------------------------- search
+#: The longest arch string the best table shows in its rows (longer ones go below it).
+ARCH_INLINE = 24
+
+
 def _best_table(snap: Any, top: int = 10) -> str:
     """The best distinct cells in the run's own order (for the ensemble: the rank ensemble
     over every evaluated cell, not an early cell's online fitness)."""
@@ -40,8 +45,11 @@ def _best_table(snap: Any, top: int = 10) -> str:
     ens = snap.config.proxy == "ensemble" and kind == "proxy"
     head = f"{'#':>4} {'fitness' + ('*' if ens else ''):>9} "
     head += " ".join(f"{p[:9]:>9}" for p in proxies)
-    head += f" {'one-shot':>8} {'trained':>7} {'truth':>6}  arch"
-    lines = [head]
+    head += f" {'one-shot':>8} {'trained':>7} {'truth':>6}"
+    # a long arch string (NB201's is 90 characters) would wrap each row in a terminal, so
+    # long ones are listed below the table by row number, where a wrap misaligns nothing
+    inline = all(len(c.arch) <= ARCH_INLINE for c in rows)
+    lines = [head + ("  arch" if inline else "")]
 
     def f(v: Any, w: int, d: int = 2) -> str:
         if not isinstance(v, float) or v != v:
@@ -52,8 +60,11 @@ def _best_table(snap: Any, top: int = 10) -> str:
         lines.append(
             f"{c.seq:>4} {f(c.fitness, 9, 3)} "
             + " ".join(f(c.scores.get(p), 9, 3) for p in proxies)
-            + f" {f(c.oneshot, 8)} {f(c.trained_acc, 7)} {f(c.truth, 6)}  {c.arch}"
+            + f" {f(c.oneshot, 8)} {f(c.trained_acc, 7)} {f(c.truth, 6)}"
+            + (f"  {c.arch}" if inline else "")
         )
+    if not inline:
+        lines += [f"{'#':>4}  arch"] + [f"{c.seq:>4}  {c.arch}" for c in rows]
     if ens:
         lines.append(
             "* online fitness when the cell was evaluated (judged on the cells before it); "
@@ -203,7 +214,6 @@ def search(
     import dataclasses
 
     import torch
-    from tqdm import tqdm
 
     from nas_engine.benchmarks import GroundTruthError
     from nas_engine.data import DatasetError
@@ -261,21 +271,20 @@ def search(
         f"fitness {session.config.proxy}); resume with --resume {session.run_id}"
     )
     snap = session.snapshot()
-    bar = tqdm(
+    bar = progress_bar(
         total=session.config.budget, initial=snap.n_evaluated, desc="candidates", unit="cell"
     )
     session.start()
     try:
         while True:
             snap = session.snapshot()
-            bar.n = snap.n_evaluated
             best = snap.best
             bar.set_postfix(
                 best=None if best is None else round(best.fitness, 3),
                 step=snap.supernet_step,
                 refresh=False,
             )
-            bar.refresh()
+            advance(bar, snap.n_evaluated)
             if snap.status in ("finished", "stopped", "failed") or (
                 snap.status == "paused" and snap.message
             ):
@@ -340,10 +349,24 @@ def runs(db: str) -> None:
     if not Path(db).is_file():
         fail(f"no database {db}")
     storage = SQLiteStorage(db)
-    for r in storage.list_runs():
+    runs = storage.list_runs()
+    if not runs:
+        click.echo(f"no runs in {db}")
+        return
+    click.echo(
+        f"{'run':>4}  {'status':<9} {'cands/budget':>12}  {'created':<16}  {'updated':<16}  "
+        "strategy  fitness  dataset"
+    )
+    for r in runs:
         n = len(storage.candidates(r.id))
         c = r.config
+        done = f"{n}/{c.get('budget')}"
         click.echo(
-            f"{r.id:>4}  {r.status:<9} {n:>5}/{c.get('budget')}  {c.get('strategy')}  "
-            f"{c.get('proxy')}  {c.get('dataset')}"
+            f"{r.id:>4}  {r.status:<9} {done:>12}  {_when(r.created)}  {_when(r.updated)}  "
+            f"{c.get('strategy')}  {c.get('proxy')}  {c.get('dataset')}"
         )
+
+
+def _when(t: float) -> str:
+    """A Unix time as local ``YYYY-MM-DD HH:MM``."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
