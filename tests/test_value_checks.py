@@ -12,6 +12,7 @@ Each test here is meant to break when the guarantee it names is broken by hand:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -147,7 +148,10 @@ def test_every_colour_by_option_colours_by_its_own_metric(served: Any, scale: st
     callback, gives the evaluated points exactly that metric's values (on the scale)."""
     controller, holder, app = served
     cands = _metric_run()
-    holder["snap"] = _snapshot(cands)
+    snap = _snapshot(cands)
+    # a run that computed every proxy and has a benchmark: the menu offers what it has
+    config = dataclasses.replace(snap.config, proxies=tuple(list_proxies()), benchmark="csv:b")
+    holder["snap"] = dataclasses.replace(snap, config=config)
     space_vals = {
         n: np.where(np.arange(NB201.size) % 97 == 0, np.arange(NB201.size) * (-1.0) ** k, np.nan)
         for k, n in enumerate(("synflow", "meco", "params", "flops", "zico"))
