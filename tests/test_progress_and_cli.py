@@ -3,11 +3,13 @@ status texts, and the command line's progress output and run list (issue 13)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app import create_app, ids
@@ -248,3 +250,30 @@ def test_the_readme_command_section_says_how_to_get_nasnav_on_path() -> None:
     section = readme.split("## Command line", 1)[1].split("```bash", 1)[0]
     assert ". .venv/bin/activate" in section and ".venv/bin/nasnav" in section
     assert "make run" in section and "make test" in section
+
+
+# ------------------------------------------------------------------ units in the hover (point 9)
+def test_the_embedding_hover_shows_the_raw_value_with_its_unit_and_the_rank() -> None:
+    from app import plots
+    from app.viewmodel import embedding_data
+
+    archs = [SPACE.to_string(SPACE.from_index(i)) for i in (3, 17, 250)]
+    cands = tuple(
+        dataclasses.replace(_cand(i, a, 90.0 - i, 50.0), scores={"flops": f, "params": p})
+        for i, (a, f, p) in enumerate(zip(archs, [13.74, 2.5, 40.0], [1.53, 0.2, 3.0],
+                                          strict=True))
+    )  # fmt: skip
+    snap = _snap(cands)
+    df = candidates_frame(snap, SPACE)
+    d = embedding_data(snap, df, SPACE, colour_by="flops", scale="rank")
+    assert d.hover[0] == "flops 13.74 M (rank 0.5)" and d.hover[2] == "flops 40 M (rank 1)"
+    p = embedding_data(snap, df, SPACE, colour_by="params", scale="linear")
+    assert p.hover[0] == "params 1.53 M"  # linear: the colour is the raw value
+    xy = np.zeros((SPACE.size, 2))
+    fig = plots.embedding_figure(
+        xy, allowed=d.allowed, evaluated=d.evaluated, colour=d.colour,
+        colour_label=d.colour_label, hover=d.hover,
+    )  # fmt: skip
+    trace = fig["data"][plots.EVALUATED_TRACE]
+    assert trace["text"][0] == f"{archs[0]}<br>flops 13.74 M (rank 0.5)"
+    assert "(rank):" not in trace["hovertemplate"]

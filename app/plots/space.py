@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ def embedding_figure(
     in_budget: np.ndarray | None = None,
     coloured_name: str = "evaluated",
     note: str = "",
+    hover: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The whole space laid out in 2-D; evaluated cells solid and coloured.
 
@@ -49,6 +51,8 @@ def embedding_figure(
         coloured_name: Legend name of the coloured cells (``evaluated``, or the scored
             cells when the whole space is coloured).
         note: Why the chosen colouring cannot be drawn, shown on the plot (``""``: none).
+        hover: One hover line per evaluated cell (its raw value with the unit, and the
+            rank): the hover shows it instead of the bare colour value.
 
     Returns:
         A Plotly figure dict. ``customdata`` carries cell indices for click and selection.
@@ -74,6 +78,8 @@ def embedding_figure(
     over = np.zeros(len(xy), dtype=bool) if in_budget is None else free & ~in_budget
     free &= ~over
     c = np.asarray(colour, dtype=float)
+    archs = evaluated["arch"].tolist() if len(evaluated) else []
+    lines = list(hover) if len(hover) == len(archs) else []  # one per cell, or none
     data = [
         {
             "type": "scattergl",
@@ -99,7 +105,9 @@ def embedding_figure(
             "x": xy_r[ev_idx, 0].tolist(),
             "y": xy_r[ev_idx, 1].tolist(),
             "customdata": ev_idx.tolist(),
-            "text": evaluated["arch"].tolist() if len(evaluated) else [],
+            "text": (
+                [f"{a}<br>{h}" for a, h in zip(archs, lines, strict=True)] if lines else archs
+            ),
             "marker": {
                 "size": 8 if len(ev_idx) < 2000 else 4,
                 "color": [None if not math.isfinite(v) else round(v, 5) for v in c.tolist()],
@@ -108,7 +116,11 @@ def embedding_figure(
                 "colorbar": {"title": {"text": colour_label}, "thickness": 12},
                 "line": {"width": 0.5, "color": "#263238"},
             },
-            "hovertemplate": "%{text}<br>" + colour_label + ": %{marker.color}<extra></extra>",
+            "hovertemplate": (
+                "%{text}<extra></extra>"
+                if lines
+                else "%{text}<br>" + colour_label + ": %{marker.color}<extra></extra>"
+            ),
         },
         {
             "type": "scattergl",

@@ -53,6 +53,8 @@ class EmbeddingData:
         info: One line about the layout and coverage.
         in_budget: Boolean per cell: inside the resource budget (``None``: no budget).
         coloured_name: Legend name of the coloured cells.
+        hover: One hover line per evaluated row: the raw value with its unit and, on a
+            rank or log scale, the colour's value (``flops 13.74 M (rank 0.997)``).
     """
 
     allowed: np.ndarray
@@ -63,6 +65,32 @@ class EmbeddingData:
     info: str
     in_budget: np.ndarray | None = None
     coloured_name: str = "evaluated"
+    hover: tuple[str, ...] = ()
+
+
+#: Units of the raw values the page shows: the cost proxies count millions, the
+#: accuracies are percentages.
+UNITS = {"params": " M", "flops": " M", "oneshot": " %", "trained_acc": " %", "truth": " %"}
+
+
+def value_text(metric: str, value: float) -> str:
+    """A metric's raw value with its unit: ``flops 13.74 M``, ``fitness 0.5231``."""
+    v = float(value)
+    if not math.isfinite(v):
+        return f"{metric} undefined"
+    return f"{metric} {v:.4g}{UNITS.get(metric, '')}"
+
+
+def hover_lines(metric: str, raw: np.ndarray, colour: np.ndarray, scale: str) -> tuple[str, ...]:
+    """Per point: the raw value with its unit, then the colour's value when the scale is
+    not linear (``fitness 93.12 (rank 0.997)``)."""
+    out = []
+    for v, c in zip(np.asarray(raw, dtype=float), np.asarray(colour, dtype=float), strict=True):
+        text = value_text(metric, v)
+        if scale != "linear" and math.isfinite(c):
+            text += f" ({scale} {c:.3g})"
+        out.append(text)
+    return tuple(out)
 
 
 def embedding_data(
@@ -127,18 +155,20 @@ def embedding_data(
         except ValueError:
             sel = None
     budget = in_budget(snap)
+    colour = colour_values(vals, scale, higher=higher_is_better(colour_by or "fitness"))
     info = f"{method.upper()} layout · {len(ok):,} evaluated of {space.size:,}"
     if budget is not None:
         info += f" · {int(budget.sum()):,} cells within {snap.budget.describe()}"
     return EmbeddingData(
         allowed=allowed_indices(space, mask),
         evaluated=ok,
-        colour=colour_values(vals, scale, higher=higher_is_better(colour_by or "fitness")),
+        colour=colour,
         colour_label=label,
         selected_index=sel,
         info=info
         + (f" · {fid.label()}" if fid is not None and is_oneshot_metric(snap, colour_by) else ""),
         in_budget=budget,
+        hover=hover_lines(colour_by or "fitness", vals, colour, scale),
     )
 
 
@@ -191,15 +221,17 @@ def _whole_space_embedding(
             info += f" · Spearman ρ with ground truth {rho:.2f} (n={len(both):,})"
     if done < space.size:
         info += " (whole-space scores not finished: press 'score all cells')"
+    colour = colour_values(vals[idx], scale, higher=higher) if len(idx) else np.zeros(0)
     return EmbeddingData(
         allowed=allowed_indices(space, mask),
         evaluated=scored,
-        colour=colour_values(vals[idx], scale, higher=higher) if len(idx) else np.zeros(0),
+        colour=colour,
         colour_label=f"{name}, all cells ({scale})",
         selected_index=_inspected_index(space, inspected),
         info=info,
         in_budget=in_budget(snap),
         coloured_name=f"scored ({name})",
+        hover=hover_lines(name, vals[idx], colour, scale) if len(idx) else (),
     )
 
 

@@ -165,6 +165,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             in_budget=d.in_budget,
             coloured_name=d.coloured_name,
             note=f"{note} · colours show {d.colour_label}" if note else "",
+            hover=d.hover,
         )
         info = d.info
         if whole.running:
