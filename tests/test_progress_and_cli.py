@@ -277,3 +277,23 @@ def test_the_embedding_hover_shows_the_raw_value_with_its_unit_and_the_rank() ->
     trace = fig["data"][plots.EVALUATED_TRACE]
     assert trace["text"][0] == f"{archs[0]}<br>flops 13.74 M (rank 0.5)"
     assert "(rank):" not in trace["hovertemplate"]
+
+
+def test_the_exported_json_says_which_network_each_figure_is_for(tmp_path: Path) -> None:
+    c = make_controller(tmp_path, train_C=16, train_N=2)  # proxies: C 4, N 1 (TINY)
+    try:
+        arch = c.space.to_string(c.space.from_index(5))
+        extra = {"oneshot": 40.0, "trained_acc": None, "truth": 71.0}
+        _, spec = c.export_spec(arch, scores={"params": 0.07, "zico": 3.0}, extra=extra)
+    finally:
+        c.close()
+        c.storage.close()
+    assert spec["network"]["C"] == 16 and spec["network"]["N"] == 2
+    assert spec["scores_network"]["C"] == 4 and spec["scores_network"]["N"] == 1
+    about = spec["about"]
+    assert about["network"] == "the network this file describes (C 16, N 2)"
+    assert "computed on `scores_network` (C 4, N 1)" in about["scores"]
+    assert "params and flops in millions" in about["scores"]
+    assert "supernet" in about["oneshot"] and "`network`" in about["trained_acc"]
+    assert set(about) == {"network", "scores", "oneshot", "trained_acc", "truth"}
+    json.dumps(spec)

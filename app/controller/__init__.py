@@ -449,6 +449,7 @@ class AppController(BackgroundJobs):
             num_classes=self.data.num_classes,
             scores=scores or {},
             extra=extra or {},
+            scores_network=cfg.network(self.space, "proxy"),
             **cfg.network(self.space, "train"),
         )
         return f"{slug}.json", spec
