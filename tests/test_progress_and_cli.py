@@ -297,3 +297,28 @@ def test_the_exported_json_says_which_network_each_figure_is_for(tmp_path: Path)
     assert "supernet" in about["oneshot"] and "`network`" in about["trained_acc"]
     assert set(about) == {"network", "scores", "oneshot", "trained_acc", "truth"}
     json.dumps(spec)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_best_table_fits_its_card_in_a_browser(dash_duo: Any, tmp_path: Path) -> None:
+    from dash.testing.wait import until
+
+    from tests.test_app_browser import PACE_S, _serve, _start
+
+    served = _serve(dash_duo, make_controller(tmp_path, pace_s=PACE_S))
+    duo, controller = next(served)
+    _start(duo, controller, min_n=4)
+    controller.pause()
+    until(lambda: len(duo.find_elements(f"#{progress.BEST_TABLE} td.arch-wrap")) >= 4, 30)
+    sizes = duo.driver.execute_script(
+        """const box = document.getElementById(arguments[0]);
+        const t = box.querySelector('table');
+        return {table: t.scrollWidth, box: box.clientWidth,
+                clipped: [...t.querySelectorAll('th, td')]
+                    .filter(c => c.scrollWidth > c.clientWidth + 1).length};""",
+        progress.BEST_TABLE,
+    )
+    assert sizes["table"] <= sizes["box"], sizes  # no horizontal scroll
+    assert sizes["clipped"] == 0, sizes  # no header or cell clipped
+    next(served, None)  # no console errors; closes the controller
