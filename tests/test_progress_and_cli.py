@@ -255,7 +255,7 @@ def test_the_readme_command_section_says_how_to_get_nasnav_on_path() -> None:
 # ------------------------------------------------------------------ units in the hover (point 9)
 def test_the_embedding_hover_shows_the_raw_value_with_its_unit_and_the_rank() -> None:
     from app import plots
-    from app.viewmodel import embedding_data
+    from app.viewmodel import embedding_data, inspector_data
 
     archs = [SPACE.to_string(SPACE.from_index(i)) for i in (3, 17, 250)]
     cands = tuple(
@@ -277,6 +277,10 @@ def test_the_embedding_hover_shows_the_raw_value_with_its_unit_and_the_rank() ->
     trace = fig["data"][plots.EVALUATED_TRACE]
     assert trace["text"][0] == f"{archs[0]}<br>flops 13.74 M (rank 0.5)"
     assert "(rank):" not in trace["hovertemplate"]
+    # the inspector's rows say the cost proxies count millions
+    rows = {r["metric"]: r for r in inspector_data(df, SPACE, archs[0], snap=snap).rows}
+    assert rows["flops"]["note"] == "millions" and rows["flops"]["value"] == 13.74
+    assert rows["params"]["note"] == "millions" and "note" not in rows["fitness"]
 
 
 def test_the_exported_json_says_which_network_each_figure_is_for(tmp_path: Path) -> None:

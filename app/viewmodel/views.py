@@ -70,7 +70,14 @@ class EmbeddingData:
 
 #: Units of the raw values the page shows: the cost proxies count millions, the
 #: accuracies are percentages.
-UNITS = {"params": " M", "flops": " M", "oneshot": " %", "trained_acc": " %", "truth": " %"}
+UNITS = {
+    **dict.fromkeys(("params", "flops"), " M"),
+    **dict.fromkeys(("oneshot", "trained_acc", "truth"), " %"),
+}
+
+
+#: The metrics that count millions (their inspector rows say so).
+COUNTS_IN_MILLIONS = ("params", "flops")
 
 
 def value_text(metric: str, value: float) -> str:
@@ -384,6 +391,8 @@ def inspector_data(
     for r in rows:
         if fid is not None and is_oneshot_metric(snap, r["metric"]):
             r["note"] = fid.short()
+        elif r["metric"] in COUNTS_IN_MILLIONS:
+            r["note"] = "millions"  # the cost proxies count millions: params 1.53 M
     return InspectorData(
         arch=arch,
         ops=tuple(space.ops_of(a)),
