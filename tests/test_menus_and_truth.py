@@ -87,11 +87,10 @@ def test_colour_by_offers_what_the_run_has_and_a_stale_choice_says_so(finished) 
     options = out[embedding.COLOUR_BY]["options"]
     metrics = [v for v in _values(options) if not v.startswith("space:")]
     assert metrics == ["params", "naswot", "fitness"]  # no other proxy, one-shot or truth
-    # whole-space colourings: the exact costs only, the cheap proxies not scored yet
-    assert {v for v in _values(options) if v.startswith("space:")} <= {
-        "space:params",
-        "space:flops",
-    }
+    # the whole-space colourings (offered before the job runs); not scored yet: it says so
+    assert "space:synflow" in _values(options)
+    notes = _notes(_embed(finished, "space:synflow")[embedding.EMBEDDING]["figure"])
+    assert notes == "all cells · synflow: not scored yet (press 'score all cells')"
     assert _values(options, enabled=False) == ["fisher"]  # kept, disabled, labelled
     assert "not computed in this run" in next(o["label"] for o in options if o.get("disabled"))
     figure = out[embedding.EMBEDDING]["figure"]

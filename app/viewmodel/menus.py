@@ -27,23 +27,24 @@ def embedding_menu(
     that says so on the plot (``""`` when it can).
 
     The menu lists what this run has (:func:`run_metrics`), then the whole-space
-    colourings: the exact costs, and the cheap proxies once the whole-space job has
-    ``space_scored`` cells. A chosen value outside it stays, disabled, labelled with the
-    note (a dropdown whose options lose its value clears it).
+    colourings (offered before the whole-space job has run, so that pressing 'score all
+    cells' and picking one needs no other refresh; until it has ``space_scored`` cells
+    the plot says so). A chosen value outside the menu stays, disabled, labelled with
+    the note (a dropdown whose options lose its value clears it).
     """
-    space = [
-        o
-        for o in space_colour_options(space_names)
-        if space_scored or o["value"][len(SPACE_PREFIX) :] not in CHEAP_PROXIES
-    ]
+    space = space_colour_options(space_names)
     have = run_metrics(snap, df, hide_truth=hide_truth)
     if colour_by and colour_by.startswith(SPACE_PREFIX):
         menu = metric_menu(have, None) + space
-        if any(o["value"] == colour_by for o in space):
-            return menu, ""
         name = colour_by[len(SPACE_PREFIX) :]
-        note = f"all cells · {name}: not scored yet (press 'score all cells')"
-        return [*menu, {"label": note, "value": colour_by, "disabled": True}], note
+        if not any(o["value"] == colour_by for o in space):
+            note = f"all cells · {name}: not available for this space"
+            return [*menu, {"label": note, "value": colour_by, "disabled": True}], note
+        scored = space_scored or name not in CHEAP_PROXIES  # the costs are exact at once
+        return (
+            menu,
+            "" if scored else f"all cells · {name}: not scored yet (press 'score all cells')",
+        )
     note = unavailable_note(snap, df, colour_by, hide_truth=hide_truth)
     return metric_menu(have, colour_by, note=note) + space, note
 

@@ -129,6 +129,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         f: Frame, xy: Any, method: str, whole: Any, colour_by: str, scale: str, inspected: Any
     ) -> tuple[Any, str, Any, str | None]:
         """The figure, the caption, the menu, and the key of the figure's base traces."""
+        space_choice = (colour_by or "").startswith("space:")
         options, note = embedding_menu(
             f.snap, f.df, colour_by, hide_truth=f.hide_truth,
             space_names=list(whole.names), space_scored=whole.done > 0,
@@ -164,7 +165,8 @@ def register(app: Dash, vc: ViewContext) -> None:
             selected_index=d.selected_index,
             in_budget=d.in_budget,
             coloured_name=d.coloured_name,
-            note=f"{note} · colours show {d.colour_label}" if note else "",
+            # a metric the run lacks falls back: the note says which colours are shown
+            note=f"{note} · colours show {d.colour_label}" if note and not space_choice else note,
             hover=d.hover,
         )
         info = d.info
