@@ -402,6 +402,40 @@ def inspector_data(
     )
 
 
+def training_status(snap: Snapshot | None, arch: str, *, requested: bool = False) -> str:
+    """Where the from-scratch training of ``arch`` stands, in words.
+
+    Args:
+        snap: The published snapshot.
+        arch: Canonical arch string of the inspected cell.
+        requested: Whether this page asked for the training (then a training not begun yet
+            reads as queued).
+
+    Returns:
+        ``training from scratch: epoch k/n`` while it trains, the test accuracy once done
+        (the last validation accuracy for a cell the run did not evaluate), ``training
+        queued…`` when requested and not begun, else ``""``.
+    """
+    if snap is None:
+        return "training queued…" if requested else ""
+    curve = snap.train_curves.get(arch, ())
+    n = snap.config.train_epochs
+    if snap.training == arch:
+        return f"training from scratch: epoch {len(curve)}/{n}"
+    acc = next(
+        (c.trained_acc for c in snap.candidates if c.arch == arch and c.trained_acc is not None),
+        None,
+    )
+    if acc is not None:
+        return f"trained from scratch: {acc:.1f} % test accuracy after {len(curve) or n} epochs"
+    if curve:
+        return (
+            f"trained from scratch: {curve[-1]['val_acc']:.1f} % validation accuracy after "
+            f"{len(curve)} epochs"
+        )
+    return "training queued: it starts after the current step…" if requested else ""
+
+
 def export_scores(df: pd.DataFrame, arch: str) -> tuple[dict[str, float], dict[str, Any]]:
     """Proxy scores and estimates of ``arch``'s latest evaluation, for the export."""
     hit = df[df["arch"] == arch] if not df.empty else df

@@ -22,6 +22,7 @@ from app.viewmodel import (
     position_names,
     proxy_names,
 )
+from app.viewmodel.views import training_status
 from app.views.common import ViewContext, card, err, fmt, ok
 
 TITLE = "Architecture inspector"
@@ -43,6 +44,8 @@ INSPECT_POLL = "inspect-poll"
 EXPORT_JSON = "btn-export-json"
 EXPORT_PY = "btn-export-py"
 DOWNLOAD = "download"
+TRAIN_STATUS = "train-status"
+TRAIN_REQUESTS = "train-requests"  # the archs this tab asked to train
 PLACEHOLDER = "click a point in the embedding, or paste an arch string"
 
 
@@ -69,6 +72,8 @@ def layout(vc: ViewContext) -> html.Div:
             ],
             className="row",
         ),
+        html.P(id=TRAIN_STATUS, className="muted"),
+        dcc.Store(id=TRAIN_REQUESTS, data=[]),
         html.Div(
             [
                 html.Div(
@@ -151,6 +156,18 @@ def attribution(
     return plots.attribution_figure(rows, metric, labels=labels, show_truth=show_truth)
 
 
+def train_text(vc: ViewContext, arch: str | None, asked: Any) -> str:
+    """The training line of the inspected cell (``""`` for none or a bad arch)."""
+    if not arch:
+        return ""
+    try:
+        arch = vc.controller.parse_arch(arch)
+    except InputError:
+        return ""
+    requested = isinstance(asked, list) and arch in asked
+    return training_status(vc.published.get()[1], arch, requested=requested)
+
+
 def register(app: Dash, vc: ViewContext) -> None:
     """Wire the arch box, the buttons and the background jobs."""
     controller = vc.controller
@@ -176,15 +193,32 @@ def register(app: Dash, vc: ViewContext) -> None:
     @vc.steering_callback(
         app,
         Output(ids.ALERT, "children", allow_duplicate=True),
+        Output(TRAIN_REQUESTS, "data"),
         Input(TRAIN_BTN, "n_clicks"),
         State(ids.INSPECT, "data"),
+        State(TRAIN_REQUESTS, "data"),
         prevent_initial_call=True,
     )
-    def train(_n: Any, arch: str | None, *, viewer: Viewer) -> Any:
+    def train(_n: Any, arch: str | None, asked: Any, *, viewer: Viewer) -> Any:
+        """Queue the training; its progress and result show under the buttons."""
         try:
-            return ok(controller.train(arch or ""))
+            controller.train(arch or "")
+            arch = controller.parse_arch(arch or "")
         except InputError as exc:
-            return err(str(exc))
+            return err(str(exc)), no_update
+        asked = [a for a in asked if isinstance(a, str)] if isinstance(asked, list) else []
+        return "", [*asked, arch] if arch not in asked else asked
+
+    @app.callback(
+        Output(TRAIN_STATUS, "children"),
+        Input(ids.VERSION, "data"),
+        Input(ids.INSPECT, "data"),
+        Input(TRAIN_REQUESTS, "data"),
+    )
+    def training(_v: Any, arch: str | None, asked: Any) -> str:
+        """The inspected cell's training from scratch: queued, epoch k/n, or its result
+        (redrawn at every published snapshot)."""
+        return train_text(vc, arch, asked)
 
     @app.callback(
         Output(INSPECT_CELL, "figure"),
