@@ -27,6 +27,17 @@ PALETTE = (
 )
 #: Vertical offset of the middle generations of a cell that is not a path.
 SPREAD = 0.9
+#: The narrowest a cell diagram is drawn (px: half a card, in the inspector), the width of
+#: one character of an edge label (px, at 11 px) and a label's line height (px). Labels are
+#: placed to keep a line of air between them at that size (:func:`label_boxes`).
+CELL_WIDTH_PX = 260
+CHAR_PX = 6.6
+LINE_PX = 18.0
+#: A node's size (px) and the most label choices tried before settling for less air.
+NODE_PX = 32.0
+NODE_BUDGET = 5_000
+#: Where along its edge a label may sit (fractions of the curve), nearest the middle first.
+LABEL_AT = (0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65, 0.3, 0.7, 0.25, 0.75, 0.2, 0.8)
 
 
 class Shape(Protocol):
@@ -141,15 +152,86 @@ def _bends(shape: Shape, xy: dict[int, tuple[float, float]]) -> list[float]:
     return out
 
 
-def _label_at(curve: np.ndarray, placed: list[tuple[float, float]]) -> int:
-    """Index of the curve point where a label clears the labels already placed."""
-    n = len(curve) - 1
-    for t in (0.5, 0.63, 0.37, 0.74, 0.26):
-        k = round(t * n)
-        x, y = curve[k]
-        if all(abs(x - px) >= 0.55 or abs(y - py) >= 0.2 for px, py in placed):
-            return k
-    return round(0.5 * n)
+def _to_px(
+    points: Sequence[tuple[float, float]], layout: dict[str, Any]
+) -> list[tuple[float, float]]:
+    """``points`` (data coordinates) in pixels from the plot's bottom left, as a figure of
+    ``layout``'s axis ranges, height and margins draws them at :data:`CELL_WIDTH_PX` wide."""
+    (ax0, ax1), (ay0, ay1) = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    m = layout["margin"]
+    sx = (CELL_WIDTH_PX - m["l"] - m["r"]) / (ax1 - ax0)
+    sy = (layout["height"] - m["t"] - m["b"]) / (ay1 - ay0)
+    return [((x - ax0) * sx, (y - ay0) * sy) for x, y in points]
+
+
+def label_boxes(
+    centres: Sequence[tuple[float, float]], texts: Sequence[str], layout: dict[str, Any]
+) -> list[tuple[float, float, float, float]]:
+    """Each label's box ``(x0, y0, x1, y1)`` in pixels, as a figure of ``layout`` draws it at
+    :data:`CELL_WIDTH_PX` wide (an estimate: a label's width is its characters times
+    :data:`CHAR_PX`, its height a :data:`LINE_PX` per line)."""
+    out = []
+    for (px, py), text in zip(_to_px(centres, layout), texts, strict=True):
+        w = max(len(line) for line in text.split("<br>")) * CHAR_PX + 4
+        h = LINE_PX * (text.count("<br>") + 1)
+        out.append((px - w / 2, py - h / 2, px + w / 2, py + h / 2))
+    return out
+
+
+def _gap(a: Sequence[float], b: Sequence[float]) -> float:
+    """The air between two boxes (px; negative when they overlap)."""
+    return max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3])
+
+
+def _place_labels(
+    curves: Sequence[np.ndarray],
+    texts: Sequence[str],
+    layout: dict[str, Any],
+    nodes: Sequence[tuple[float, float]],
+) -> list[int]:
+    """Index along each curve of its label: the first choice of fractions (each from
+    :data:`LABEL_AT`, nearest the middle first) that keeps a line of air between every
+    two labels and clear of the nodes; failing that half a line, then mere clearance,
+    then every label at its middle."""
+    n = len(curves[0]) - 1 if curves else 0
+    boxes = [
+        label_boxes(
+            [(float(c[round(t * n)][0]), float(c[round(t * n)][1])) for t in LABEL_AT],
+            [text] * len(LABEL_AT),
+            layout,
+        )
+        for c, text in zip(curves, texts, strict=True)
+    ]
+    half = NODE_PX / 2
+    node_boxes = [(x - half, y - half, x + half, y + half) for x, y in _to_px(nodes, layout)]
+
+    def search(air: float) -> list[int] | None:
+        chosen: list[int] = []
+        budget = [NODE_BUDGET]
+
+        def go(i: int) -> bool:
+            if i == len(boxes):
+                return True
+            for k, b in enumerate(boxes[i]):
+                budget[0] -= 1
+                if budget[0] < 0:
+                    return False
+                if all(_gap(b, o) >= 2 for o in node_boxes) and all(
+                    _gap(b, boxes[j][chosen[j]]) >= air for j in range(i)
+                ):
+                    chosen.append(k)
+                    if go(i + 1):
+                        return True
+                    chosen.pop()
+            return False
+
+        return chosen if go(0) else None
+
+    for air in (LINE_PX, LINE_PX * 2 / 3, LINE_PX / 2, 0.0):
+        found = search(air)
+        if found is not None:
+            return [round(LABEL_AT[k] * n) for k in found]
+    return [round(0.5 * n)] * len(curves)
 
 
 def cell_figure(
@@ -181,8 +263,8 @@ def cell_figure(
     chain = shape.kind == "chain"
     xy = node_layout(shape)
     data: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    placed: list[tuple[float, float]] = []
+    curves: list[np.ndarray] = []
+    texts: list[str] = []
     t = np.linspace(0, 1, 21)
     for k, ((i, j), bend) in enumerate(zip(shape.edges, _bends(shape, xy), strict=True)):
         (x0, y0), (x1, y1) = xy[i], xy[j]
@@ -204,40 +286,39 @@ def cell_figure(
                 "showlegend": False,
             }
         )
-        at = _label_at(np.column_stack([xs, ys]), placed) if not chain else 10
-        placed.append((float(xs[at]), float(ys[at])))
-        annotations.append(
-            {
-                "x": float(xs[at]),
-                "y": float(ys[at]) + (0.3 if chain else 0.0),
-                "text": f"{names[k]}<br>{labels[k]}" if chain and names else name + labels[k],
-                "showarrow": False,
-                "bgcolor": "rgba(255,255,255,0.85)",
-                "font": {"size": 10 if chain else 11, "color": colour},
-            }
-        )
+        curves.append(np.column_stack([xs, ys]))
+        texts.append(f"{names[k]}<br>{labels[k]}" if chain and names else name + labels[k])
     data.append(_nodes_trace(shape, xy, chain=chain))
     xs_all = [p[0] for p in xy.values()]
     pad = 0.9 if chain else 0.3
-    return {
-        "data": data,
-        "layout": _base_layout(
-            title={"text": title, "font": {"size": 13}} if title else None,
-            xaxis={
-                "visible": False,
-                "range": [min(xs_all) - pad, max(xs_all) + pad],
-                "fixedrange": True,
-            },
-            yaxis={
-                "visible": False,
-                "range": [-0.5, 0.8] if chain else [-1.3, 1.3],
-                "fixedrange": True,
-            },
-            annotations=annotations,
-            height=150 if chain else 260,
-            margin={"l": 5, "r": 5, "t": 30 if title else 5, "b": 5},
-        ),
-    }
+    layout = _base_layout(
+        title={"text": title, "font": {"size": 13}} if title else None,
+        xaxis={
+            "visible": False,
+            "range": [min(xs_all) - pad, max(xs_all) + pad],
+            "fixedrange": True,
+        },
+        yaxis={
+            "visible": False,
+            "range": [-0.5, 0.8] if chain else [-1.3, 1.3],
+            "fixedrange": True,
+        },
+        height=150 if chain else 280,
+        margin={"l": 5, "r": 5, "t": 30 if title else 5, "b": 5},
+    )
+    at = [10] * len(curves) if chain else _place_labels(curves, texts, layout, list(xy.values()))
+    layout["annotations"] = [
+        {
+            "x": float(c[a][0]),
+            "y": float(c[a][1]) + (0.3 if chain else 0.0),
+            "text": text,
+            "showarrow": False,
+            "bgcolor": "rgba(255,255,255,0.85)",
+            "font": {"size": 10 if chain else 11, "color": colours[k] if colours else "#555"},
+        }
+        for k, (c, a, text) in enumerate(zip(curves, at, texts, strict=True))
+    ]
+    return {"data": data, "layout": layout}
 
 
 def _nodes_trace(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,7 +47,10 @@ EXPORT_PY = "btn-export-py"
 DOWNLOAD = "download"
 TRAIN_STATUS = "train-status"
 TRAIN_REQUESTS = "train-requests"  # the archs this tab asked to train
-PLACEHOLDER = "click a point in the embedding, or paste an arch string"
+PLACEHOLDER = "click a point in the embedding or paste an arch string above"
+#: Characters per line of a message drawn in a half-card figure (14 px letters, 7 px
+#: wide at most on average, in the 210 px a 260 px figure leaves inside its margins).
+MESSAGE_CHARS = 28
 
 
 def layout(vc: ViewContext) -> html.Div:
@@ -84,17 +88,20 @@ def layout(vc: ViewContext) -> html.Div:
                 ),
                 html.Div(
                     [
-                        html.Label(
-                            [
-                                "attribution metric ",
-                                dcc.Dropdown(
-                                    proxy_names(),
-                                    proxy if proxy != "ensemble" else "meco",
-                                    id=ATTR_METRIC,
-                                    clearable=False,
-                                    className="small-dd",
-                                ),
-                            ]
+                        html.Div(
+                            html.Label(
+                                [
+                                    "attribution metric ",
+                                    dcc.Dropdown(
+                                        proxy_names(),
+                                        proxy if proxy != "ensemble" else "meco",
+                                        id=ATTR_METRIC,
+                                        clearable=False,
+                                        className="small-dd",
+                                    ),
+                                ]
+                            ),
+                            className="row",  # the controls' font, as every view's
                         ),
                         dcc.Graph(id=ATTRIBUTION, config={"displayModeBar": False}),
                         dcc.Graph(id=ZICO_LAYERS, config={"displayModeBar": False}),
@@ -128,12 +135,21 @@ def _scores_table(rows: list[dict[str, Any]], *, evaluated: bool) -> Any:
     return html.Table([head, *body], className="scores")
 
 
+def message_figure(text: str) -> dict[str, Any]:
+    """A blank figure with ``text`` broken into lines that fit half a card."""
+    lines = [
+        "<br>".join(textwrap.wrap(part, MESSAGE_CHARS, break_long_words=True) or [""])
+        for part in text.split("<br>")
+    ]
+    return plots.empty_figure("<br>".join(lines))
+
+
 def _job_figure(job: Any, pending: str, draw: Any) -> dict[str, Any]:
     if job.state == "done":
         return draw(job.result)
     if job.state == "error":
-        return plots.empty_figure(f"failed: {job.error}")
-    return plots.empty_figure(pending)
+        return message_figure(f"failed: {job.error}")
+    return message_figure(pending)
 
 
 def cell_diagram(vc: ViewContext, ops: Sequence[str]) -> dict[str, Any]:
@@ -235,11 +251,11 @@ def register(app: Dash, vc: ViewContext) -> None:
     def update(arch: str | None, metric: str, _n: Any, hide: Any, reveal: Any) -> Any:
         blank = plots.empty_figure("")
         if not arch:
-            return plots.empty_figure(PLACEHOLDER), "", blank, blank, True
+            return message_figure(PLACEHOLDER), "", blank, blank, True
         try:  # the store is the browser's: check it before any view-model reads it
             arch = controller.parse_arch(arch)
         except InputError as exc:
-            return plots.empty_figure(str(exc)), "", blank, blank, True
+            return message_figure(str(exc)), "", blank, blank, True
         f = vc.frame(hide, reveal)
         d = inspector_data(f.df, vc.space, arch, hide_truth=f.hide_truth, snap=f.snap)
         cell = cell_diagram(vc, d.ops)
