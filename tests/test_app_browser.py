@@ -20,6 +20,8 @@ from tests.app_helpers import make_controller, make_macro_controller
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = os.environ.get("NASNAV_SCREENSHOTS_DIR")
+#: The window the README's screenshots are taken in (px): the width the page is made for.
+SHOTS_WINDOW = (1280, 1100)
 #: The engine's pace in these tests: a candidate at most every half second leaves the CPU
 #: to the page and the browser. At full speed the engine takes a core, and every candidate
 #: rebuilds the page's figures; three of these tests used 77 CPU seconds unpaced and 34
@@ -64,7 +66,7 @@ def _port() -> int:
 def _serve(dash_duo, controller):
     """Serve the app on ``controller``; after the test, no console errors, then close."""
     app = create_app(controller, poll_ms=400)
-    dash_duo.driver.set_window_size(1500, 1100)
+    dash_duo.driver.set_window_size(*(SHOTS_WINDOW if SHOTS else (1500, 1100)))
     # dash waits 3 s for the first answer, then kills and restarts the server: too short
     # on 2 loaded cores, where the first request builds the whole page
     dash_duo.start_server(app, port=_port(), start_timeout=30)
@@ -88,6 +90,10 @@ def _start(duo, controller, *, budget: str = "400", min_n: int = 3):
 def _shot(duo, index: int, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        width = duo.driver.execute_script("return window.innerWidth")
+        assert width == SHOTS_WINDOW[0], (
+            f"screenshots are taken {SHOTS_WINDOW[0]} px wide, not {width}"
+        )
         el = duo.find_elements(".card")[index]
         duo.driver.execute_script("arguments[0].scrollIntoView();", el)
         el.screenshot(str(Path(SHOTS) / f"{name}.png"))
