@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import re
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from app import create_app, ids
 from app.plots import cell
 from app.viewmodel.views import training_status
 from app.views import inspector
-from app.views.common import ViewContext
+from app.views.common import ViewContext, fmt
 from nas_engine.runner import SearchConfig, Snapshot
 from nas_engine.search_spaces import create_space
 from tests.app_helpers import make_controller, post_callback
@@ -56,7 +57,7 @@ def test_training_status_reads_queued_then_epoch_k_of_n_then_the_result() -> Non
     assert text == "trained from scratch: 61.2 % validation accuracy after 3 epochs"
 
 
-def _status(app: Any, arch: str, asked: Any) -> str:
+def _status(app: Any, arch: str, asked: Any, *, table: bool = False) -> Any:
     vc = app.view_context
     vc.published.refresh()
     res = post_callback(
@@ -64,7 +65,9 @@ def _status(app: Any, arch: str, asked: Any) -> str:
         values={(ids.INSPECT, "data"): arch, (inspector.TRAIN_REQUESTS, "data"): asked},
     )  # fmt: skip
     assert res.status_code == 200, res.get_data(as_text=True)
-    return res.get_json()["response"][inspector.TRAIN_STATUS]["children"]
+    out = res.get_json()["response"]
+    text = out[inspector.TRAIN_STATUS]["children"]
+    return (text, json.dumps(out[inspector.INSPECT_SCORES]["children"])) if table else text
 
 
 def test_train_shows_its_epochs_then_the_result_where_it_was_asked(tmp_path: Path) -> None:
@@ -92,10 +95,12 @@ def test_train_shows_its_epochs_then_the_result_where_it_was_asked(tmp_path: Pat
                 break
             time.sleep(0.05)
         assert any(t.startswith("training from scratch: epoch ") for t in seen), seen
-        final = _status(app, arch, asked)
+        final, scores = _status(app, arch, asked, table=True)
         acc = next(x.trained_acc for x in c.snapshot().candidates if x.arch == arch)
         assert final == f"trained from scratch: {acc:.1f} % test accuracy after 3 epochs"
         assert "queued" not in final
+        # the scores table, drawn again with the snapshot, lists the trained accuracy
+        assert "trained accuracy" in scores and fmt(acc) in scores
     finally:
         c.close()
         c.storage.close()

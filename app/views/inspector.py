@@ -227,14 +227,26 @@ def register(app: Dash, vc: ViewContext) -> None:
 
     @app.callback(
         Output(TRAIN_STATUS, "children"),
+        Output(INSPECT_SCORES, "children", allow_duplicate=True),
         Input(ids.VERSION, "data"),
         Input(ids.INSPECT, "data"),
         Input(TRAIN_REQUESTS, "data"),
+        State(ids.HIDE_TRUTH, "value"),
+        State(ids.REVEAL_TRUTH, "n_clicks"),
+        prevent_initial_call=True,
     )
-    def training(_v: Any, arch: str | None, asked: Any) -> str:
-        """The inspected cell's training from scratch: queued, epoch k/n, or its result
-        (redrawn at every published snapshot)."""
-        return train_text(vc, arch, asked)
+    def training(_v: Any, arch: str | None, asked: Any, hide: Any, reveal: Any) -> Any:
+        """The inspected cell's training from scratch (queued, epoch k/n, or its result)
+        and its scores, the trained accuracy among them: redrawn at every published
+        snapshot."""
+        text = train_text(vc, arch, asked)
+        try:
+            arch = controller.parse_arch(arch or "")
+        except InputError:
+            return text, no_update
+        f = vc.frame(hide, reveal)
+        d = inspector_data(f.df, vc.space, arch, hide_truth=f.hide_truth, snap=f.snap)
+        return text, _scores_table(d.rows, evaluated=d.evaluated)
 
     @app.callback(
         Output(INSPECT_CELL, "figure"),
