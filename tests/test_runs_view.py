@@ -1,0 +1,101 @@
+"""Stored runs compared (the Runs card): curves, the settings table, the view."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.plots.runs import runs_figure
+from app.viewmodel.runs import compare_runs, default_runs, fitness_kind
+from nas_engine.data import load_dataset
+from nas_engine.runner import SearchSession
+from nas_engine.storage import CandidateRecord, SQLiteStorage
+from tests.engine_helpers import tiny_config
+
+
+def _tiny(**kw: Any) -> Any:
+    return tiny_config(**{"supernet": False, "proxies": ("params", "synflow"),
+                          "proxy": "synflow", **kw})  # fmt: skip
+
+
+def _finished_run(storage: SQLiteStorage, **kw: Any) -> int:
+    """A finished tiny run (no supernet) made by a real session."""
+    s = SearchSession.create(storage, _tiny(**kw), data=load_dataset("synthetic"))
+    try:
+        s.start()
+        snap = s.wait(lambda x: x.status in ("finished", "failed"), timeout=120)
+    finally:
+        s.close()
+    assert snap.status == "finished"
+    return s.run_id
+
+
+def _stored_run(
+    storage: SQLiteStorage, fitness: list[float], truth: list[float | None], **kw: Any
+) -> int:
+    """A run written straight to the database (hand-checked values)."""
+    run_id = storage.create_run(dataclasses.asdict(_tiny(**kw)))
+    for i, (f, t) in enumerate(zip(fitness, truth, strict=True)):
+        storage.add_candidate(
+            run_id,
+            CandidateRecord(seq=i, arch=f"a{i}", mask_version=0, strategy="evolution",
+                            scores={}, fitness=f, truth=t),
+        )  # fmt: skip
+    storage.set_status(run_id, "finished")
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def two_real_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[SQLiteStorage, int, int]:
+    storage = SQLiteStorage(tmp_path_factory.mktemp("runs") / "r.db")
+    a = _finished_run(storage, budget=3)
+    b = _finished_run(storage, budget=4, seed=1, prune=((0, "none"),))
+    return storage, a, b
+
+
+def test_same_fitness_runs_compare_on_best_fitness_so_far(
+    two_real_runs: tuple[SQLiteStorage, int, int],
+) -> None:
+    storage, a, b = two_real_runs
+    cmp = compare_runs(storage, [a, b])
+    assert cmp.metric == "fitness" and cmp.note == ""
+    assert list(cmp.curves["run"].unique()) == [f"run {a}", f"run {b}"]
+    for run_id in (a, b):
+        fits = [c.fitness for c in sorted(storage.candidates(run_id), key=lambda c: c.seq)]
+        d = cmp.curves[cmp.curves["run"] == f"run {run_id}"]
+        assert d["n"].tolist() == list(range(1, len(fits) + 1))
+        assert d["best"].tolist() == [max(fits[: i + 1]) for i in range(len(fits))]
+    t = cmp.table.set_index("run")
+    assert t.loc[a, "budget"] == 3 and t.loc[b, "budget"] == 4
+    assert t.loc[a, "candidates"] == 3 and t.loc[b, "candidates"] == 4
+    assert t.loc[a, "pruned"] == 0 and t.loc[b, "pruned"] == 1
+    assert t.loc[b, "seed"] == 1 and t.loc[a, "status"] == "finished"
+    assert t.loc[a, "fitness"] == "proxy synflow" and t.loc[a, "dataset"] == "synthetic"
+    assert math.isnan(t.loc[a, "best truth"])
+    fig = runs_figure(cmp.curves, metric=cmp.metric)
+    assert [tr["name"] for tr in fig["data"]] == [f"run {a}", f"run {b}"]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "best fitness so far"
+
+
+def test_different_fitness_compares_ground_truth_or_says_it_cannot(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "r.db")
+    a = _stored_run(storage, [1.0, 3.0, 2.0], [0.5, 0.4, 0.9])
+    b = _stored_run(storage, [0.2, 0.1], [0.7, 0.8], proxy="params")
+    c = _stored_run(storage, [5.0], [None], strategy="supernet_evolution", supernet=True)
+    assert fitness_kind(storage.get_run(c).config) == "one-shot accuracy"
+    same = compare_runs(storage, [a, b])
+    assert same.metric == "truth" and "proxy synflow" in same.note
+    assert same.curves["best"].tolist() == [0.5, 0.5, 0.9, 0.7, 0.8]
+    t = same.table.set_index("run")
+    assert t.loc[a, "best fitness"] == 3.0 and t.loc[a, "best truth"] == 0.9
+    hidden = compare_runs(storage, [a, b], show_truth=False)
+    assert hidden.metric == "fitness" and "not on one scale" in hidden.note
+    assert hidden.table["best truth"].isna().all()
+    no_truth = compare_runs(storage, [a, c])
+    assert no_truth.metric == "fitness" and "one-shot accuracy" in no_truth.note
+    assert default_runs(storage.list_runs(), space="nb201", latest=2) == [b, c]
+    assert runs_figure(compare_runs(storage, []).curves)["data"] == []
