@@ -99,3 +99,47 @@ def test_different_fitness_compares_ground_truth_or_says_it_cannot(tmp_path: Pat
     assert no_truth.metric == "fitness" and "one-shot accuracy" in no_truth.note
     assert default_runs(storage.list_runs(), space="nb201", latest=2) == [b, c]
     assert runs_figure(compare_runs(storage, []).curves)["data"] == []
+
+
+def test_the_runs_card_says_what_start_does_and_compares_the_stored_runs(
+    tmp_path: Path,
+) -> None:
+    from app import create_app
+    from app.views import runs as view
+    from tests.app_helpers import make_controller, post_callback
+
+    c = make_controller(tmp_path, supernet=False, proxies=("params", "synflow"),
+                        proxy="synflow", budget=3)  # fmt: skip
+    try:
+        assert c.start(strategy="evolution", proxy="synflow", budget=3) == "run 1 started"
+        c.session.wait(lambda s: s.status == "finished", timeout=120)
+        msg = c.start(strategy="random", proxy="synflow", budget=2)
+        assert msg == (
+            "run 2 started with a fresh mask; run 1 (finished) stays stored: compare it under Runs"
+        )
+        c.session.wait(lambda s: s.status == "finished", timeout=120)
+        app = create_app(c)
+        res = post_callback(app, (view.RUNS_PICK, "value"), None, output=view.RUNS_GRAPH)
+        assert res.status_code == 200
+        out = res.get_json()["response"]
+        assert out[view.RUNS_LIVE]["children"] == (
+            "Live: run 2 (finished). Start opens a new run with a fresh mask; run 2 stays "
+            "stored and comparable here."
+        )
+        assert out[view.RUNS_PICK]["value"] == [1, 2]
+        labels = [o["label"] for o in out[view.RUNS_PICK]["options"]]
+        assert labels == ["run 2 · random · finished (live)", "run 1 · evolution · finished"]
+        assert [t["name"] for t in out[view.RUNS_GRAPH]["figure"]["data"]] == ["run 1", "run 2"]
+        rows = out[view.RUNS_TABLE]["children"]["props"]["children"]
+        assert len(rows) == 3  # header + two runs
+        cells = [td["props"]["children"] for td in rows[2]["props"]["children"]]
+        assert cells[:4] == ["2", "finished", "random", "proxy synflow"]
+        one = post_callback(app, (view.RUNS_PICK, "value"), [1], output=view.RUNS_GRAPH)
+        figure = one.get_json()["response"][view.RUNS_GRAPH]["figure"]
+        assert [t["name"] for t in figure["data"]] == ["run 1"]
+        bad = post_callback(app, (view.RUNS_PICK, "value"), "1; DROP", output=view.RUNS_GRAPH)
+        assert bad.status_code == 200
+        assert "list of at most" in bad.get_json()["response"][view.RUNS_NOTE]["children"]
+    finally:
+        c.close()
+        c.storage.close()

@@ -29,6 +29,7 @@ import numpy as np
 from app.controller import inputs
 from app.controller.inputs import InputError
 from app.controller.jobs import BackgroundJobs, Job
+from app.viewmodel.runs import RunComparison, compare_runs
 from nas_engine.benchmarks import GroundTruth, GroundTruthError, load_ground_truth
 from nas_engine.data import Dataset, DatasetError, load_dataset
 from nas_engine.distributed import Executor
@@ -37,9 +38,12 @@ from nas_engine.proxies import ProxySuite
 from nas_engine.resources import CostTable, ResourceBudget, load_latency
 from nas_engine.runner import CommandError, SearchConfig, SearchSession, Snapshot
 from nas_engine.search_spaces import DEFAULT_SPACE, MaskError, SearchSpace, create_space
-from nas_engine.storage import SQLiteStorage
+from nas_engine.storage import RunInfo, SQLiteStorage
 
 __all__ = ["AppController", "InputError", "Job"]
+
+#: Most runs one comparison draws.
+MAX_COMPARED = 20
 
 
 class AppController(BackgroundJobs):
@@ -212,6 +216,33 @@ class AppController(BackgroundJobs):
         """The live session (read-only use; send commands through this controller)."""
         return self._session
 
+    # --------------------------------------------------------------- stored runs
+    def stored_runs(self) -> list[RunInfo]:
+        """Every stored run of this controller's space, oldest first (read only)."""
+        return [
+            r
+            for r in self.storage.list_runs()
+            if r.config.get("space", DEFAULT_SPACE) == self.space.name
+        ]
+
+    def runs_overview(self, run_ids: Any, *, show_truth: bool = True) -> RunComparison:
+        """The stored runs ``run_ids`` compared (read only: no run is opened or changed).
+
+        Args:
+            run_ids: Run ids as the browser sends them (a list of whole numbers).
+            show_truth: Whether ground truth may be shown.
+
+        Raises:
+            InputError: Not a list of at most :data:`MAX_COMPARED` whole numbers.
+        """
+        if run_ids is None:
+            run_ids = []
+        if not isinstance(run_ids, list) or len(run_ids) > MAX_COMPARED:
+            raise InputError(f"runs must be a list of at most {MAX_COMPARED} run ids")
+        wanted = [inputs.whole("run id", v) for v in run_ids]
+        return compare_runs(self.storage, [int(w) for w in wanted if w is not None],
+                            show_truth=show_truth)  # fmt: skip
+
     # ------------------------------------------------------------------- commands
     def start(self, *, strategy: str, proxy: str, budget: Any) -> str:
         """Start a new run, or continue the current one with these settings.
@@ -258,7 +289,13 @@ class AppController(BackgroundJobs):
                 except CommandError as exc:
                     raise InputError(str(exc)) from None
                 self._session.start()
-                return f"run {self._session.run_id} started"
+                new_id = self._session.run_id
+                if s is None:
+                    return f"run {new_id} started"
+                return (
+                    f"run {new_id} started with a fresh mask; run {s.run_id} ({status}) stays "
+                    "stored: compare it under Runs"
+                )
             try:
                 if strategy != s.config.strategy:
                     s.set_strategy(strategy)

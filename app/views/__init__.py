@@ -26,6 +26,7 @@ VIEWS: tuple[str, ...] = (
     "inspector",
     "compare",
     "budget",
+    "runs",
 )
 
 
