@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from app import Access, InputError, create_app, ids
 from app.access import check_exposure
 from app.serve import ServerOptions, make_server
-from app.views import budget, embedding, graph, inspector
+from app.views import budget, embedding, graph, inspector, runs
 from app.views.sharing import Published, SharedResults, ViewerCount
 from tests.app_helpers import make_controller, post_callback
 from tests.conftest import BEST_NB201
@@ -297,6 +297,7 @@ STEERING: dict[str, tuple[Any, dict[tuple[str, str], Any]]] = {
     "embedding.score_all": ((embedding.SPACE_RUN, "n_clicks"), {}),
     "inspector.train": ((inspector.TRAIN_BTN, "n_clicks"), {(ids.INSPECT, "data"): BEST_NB201}),
     "budget.apply": ((budget.APPLY, "n_clicks"), {(budget.MAX_FLOPS, "value"): "5"}),
+    "runs.act": ((runs.RUNS_FORK, "n_clicks"), {(runs.RUNS_ONE, "value"): 1}),
 }  # fmt: skip
 
 

@@ -143,3 +143,48 @@ def test_the_runs_card_says_what_start_does_and_compares_the_stored_runs(
     finally:
         c.close()
         c.storage.close()
+
+
+def test_a_stored_run_is_viewed_and_a_new_run_copies_its_settings_and_mask(
+    tmp_path: Path,
+) -> None:
+    from app import create_app, ids
+    from app.views import runs as view
+    from tests.app_helpers import make_controller, post_callback
+
+    c = make_controller(tmp_path, supernet=False, proxies=("params", "synflow"),
+                        proxy="synflow", budget=3)  # fmt: skip
+    try:
+        c.start(strategy="random", proxy="synflow", budget=3)
+        c.session.wait(lambda s: s.status == "finished", timeout=120)
+        c.steer("prune", 0, "none")
+        c.steer("pin", 2, "nor_conv_3x3")
+        mask1 = c.snapshot().mask
+        c.start(strategy="evolution", proxy="synflow", budget=2)
+        c.session.wait(lambda s: s.status == "finished", timeout=120)
+        app = create_app(c)
+
+        def click(button: str, run_id: Any) -> Any:
+            res = post_callback(app, (button, "n_clicks"), 1, output=ids.ALERT,
+                                state={(view.RUNS_ONE, "value"): run_id})  # fmt: skip
+            assert res.status_code == 200
+            return res.get_json()["response"][ids.ALERT]["children"]["props"]["children"]
+
+        assert click(view.RUNS_VIEW, 1) == "run 1 opened (finished)"
+        snap = c.snapshot()
+        assert snap.run_id == 1 and snap.status == "finished" and snap.n_evaluated == 3
+        assert click(view.RUNS_VIEW, 1) == "run 1 is already open"
+        assert click(view.RUNS_VIEW, 9) == "no run 9 of the nb201 space is stored"
+        assert click(view.RUNS_FORK, 1) == (
+            "run 3 started from run 1's settings and mask (pruned ops: 1, pinned edges: 1)"
+        )
+        snap = c.session.wait(lambda s: s.status == "finished", timeout=120)
+        assert snap.run_id == 3 and snap.mask == mask1
+        cfg = snap.config
+        assert (cfg.strategy, cfg.budget, cfg.proxy) == ("random", 3, "synflow")
+        assert (2, "nor_conv_3x3") in cfg.pin and (0, "none") in cfg.prune
+        assert c.open_run(2) == "run 2 opened (finished)"
+        assert [r.id for r in c.stored_runs()] == [1, 2, 3]
+    finally:
+        c.close()
+        c.storage.close()

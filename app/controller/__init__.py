@@ -243,6 +243,84 @@ class AppController(BackgroundJobs):
         return compare_runs(self.storage, [int(w) for w in wanted if w is not None],
                             show_truth=show_truth)  # fmt: skip
 
+    def _stored(self, run_id: Any) -> RunInfo:
+        """The stored run ``run_id`` of this space, or :class:`InputError`."""
+        rid = inputs.whole("run id", run_id)
+        for r in self.stored_runs():
+            if r.id == rid:
+                return r
+        raise InputError(f"no run {rid} of the {self.space.name} space is stored")
+
+    def open_run(self, run_id: Any) -> str:
+        """Reopen the stored run ``run_id`` in place of the live run (which stays stored
+        and resumable): paused, or finished to view; Resume continues a paused one.
+
+        Raises:
+            InputError: No such run of this space, or it cannot be reopened.
+        """
+        info = self._stored(run_id)
+        with self._lock:
+            old = self._session
+            if old is not None and old.run_id == info.id:
+                return f"run {info.id} is already open"
+            try:
+                new = SearchSession.resume(
+                    self.storage,
+                    info.id,
+                    data=self._dataset_for(info.config),
+                    checkpoint_dir=self.checkpoint_dir,
+                    executor=self.executor,
+                    train_gpu=self.train_gpu,
+                )
+            except CommandError as exc:
+                raise InputError(f"cannot reopen run {info.id}: {exc}") from None
+            if old is not None:
+                old.close()
+            self._session = new
+            status = new.snapshot().status
+        more = "" if status == "finished" else ": Resume continues it"
+        return f"run {info.id} opened ({status}){more}"
+
+    def new_run_from(self, run_id: Any) -> str:
+        """Start a new run with the stored run ``run_id``'s settings and its current mask
+        (its last steering event's mask, else its initial one) as prune and pin lists.
+        The live run stays stored and resumable.
+
+        Raises:
+            InputError: No such run of this space, or its settings are refused now.
+        """
+        info = self._stored(run_id)
+        try:
+            cfg = SearchConfig.from_dict(info.config)
+            events = self.storage.events(info.id)
+            mask = events[-1].mask_after if events else cfg.initial_mask(self.space)
+        except (CommandError, MaskError, TypeError, ValueError) as exc:
+            raise InputError(f"cannot copy run {info.id}: {exc}") from None
+        prune = tuple((e, op) for e, ops in enumerate(mask.pruned) for op in sorted(ops))
+        pin = tuple((e, op) for e, op in enumerate(mask.pinned) if op is not None)
+        cfg = dataclasses.replace(cfg, prune=prune, pin=pin)
+        with self._lock:
+            old = self._session
+            try:
+                new = SearchSession.create(
+                    self.storage,
+                    cfg,
+                    data=self._dataset_for(info.config),
+                    checkpoint_dir=self.checkpoint_dir,
+                    executor=self.executor,
+                    train_gpu=self.train_gpu,
+                )
+            except CommandError as exc:
+                raise InputError(str(exc)) from None
+            if old is not None:
+                old.close()
+            self._session = new
+            new.start()
+        return (
+            f"run {new.run_id} started from run {info.id}'s settings and mask "
+            f"(pruned ops: {len(prune)}, pinned edges: {len(pin)})"
+        )
+
     # ------------------------------------------------------------------- commands
     def start(self, *, strategy: str, proxy: str, budget: Any) -> str:
         """Start a new run, or continue the current one with these settings.

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import ids
+from app.access import Viewer
 from app.controller import InputError
 from app.plots.base import empty_figure
 from app.plots.runs import runs_figure
 from app.viewmodel.runs import default_runs
-from app.views.common import ViewContext, card, table, truth_hidden
+from app.views.common import ViewContext, card, command_ack, err, table, truth_hidden
 
 TITLE = "Runs"
 HELP = (
@@ -27,6 +28,9 @@ RUNS_PICK = "runs-pick"
 RUNS_NOTE = "runs-note"
 RUNS_GRAPH = "runs-graph"
 RUNS_TABLE = "runs-table"
+RUNS_ONE = "runs-one"
+RUNS_VIEW = "runs-view"
+RUNS_FORK = "runs-fork"
 
 #: How many of the latest runs the card compares at first.
 DEFAULT_COMPARED = 5
@@ -50,6 +54,27 @@ def layout(vc: ViewContext) -> html.Div:
         TITLE,
         HELP,
         html.P(id=RUNS_LIVE, className="muted runs-live"),
+        html.Div(
+            [
+                dcc.Dropdown(
+                    [], None, id=RUNS_ONE, placeholder="a stored run", className="small-dd"
+                ),
+                html.Button(
+                    "View",
+                    id=RUNS_VIEW,
+                    className="btn",
+                    title="Reopen this run in place of the live one (paused, or finished to "
+                    "view); the live run stays stored and resumable",
+                ),
+                html.Button(
+                    "New run from it",
+                    id=RUNS_FORK,
+                    className="btn",
+                    title="Start a new run with this run's settings and its current mask",
+                ),
+            ],
+            className="row",
+        ),
         html.Label(
             [
                 "compare ",
@@ -71,6 +96,7 @@ def register(app: Dash, vc: ViewContext) -> None:
         Output(RUNS_LIVE, "children"),
         Output(RUNS_PICK, "options"),
         Output(RUNS_PICK, "value"),
+        Output(RUNS_ONE, "options"),
         Output(RUNS_NOTE, "children"),
         Output(RUNS_GRAPH, "figure"),
         Output(RUNS_TABLE, "children"),
@@ -100,12 +126,35 @@ def register(app: Dash, vc: ViewContext) -> None:
         try:
             cmp = vc.controller.runs_overview(picked, show_truth=not truth_hidden(hide, reveal))
         except InputError as exc:
-            return live_text(live, status), opts, value, str(exc), no_update, no_update
+            return live_text(live, status), opts, value, opts, str(exc), no_update, no_update
         return (
             live_text(live, status),
             opts,
             value,
+            opts,
             cmp.note,
             runs_figure(cmp.curves, metric=cmp.metric),
             table(cmp.table, cls="runs-table", mono=("status", "strategy", "fitness", "dataset")),
         )
+
+    @vc.steering_callback(
+        app,
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Input(RUNS_VIEW, "n_clicks"),
+        Input(RUNS_FORK, "n_clicks"),
+        State(RUNS_ONE, "value"),
+        prevent_initial_call=True,
+    )
+    def act(_view: Any, _fork: Any, run_id: Any, *, viewer: Viewer) -> Any:
+        """View the picked run, or start a new run from its settings and mask."""
+        if run_id is None:
+            return err("pick a stored run first")
+        method = (
+            vc.controller.open_run if ctx.triggered_id == RUNS_VIEW else vc.controller.new_run_from
+        )
+        try:
+            msg = method(run_id)
+        except InputError as exc:
+            return err(str(exc))
+        snap = vc.controller.snapshot()
+        return command_ack(msg, snap.status if snap is not None else None)
