@@ -85,7 +85,7 @@ def layout(vc: ViewContext) -> html.Div:
         dcc.Graph(
             id=RUNS_GRAPH, figure=empty_figure("no runs picked"), config={"displayModeBar": False}
         ),
-        html.Div(id=RUNS_TABLE),
+        html.Div(id=RUNS_TABLE, style={"overflowX": "auto"}),
     )
 
 
