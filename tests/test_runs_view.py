@@ -188,3 +188,21 @@ def test_a_stored_run_is_viewed_and_a_new_run_copies_its_settings_and_mask(
     finally:
         c.close()
         c.storage.close()
+
+
+def test_viewing_another_run_pauses_a_running_one_and_says_so(tmp_path: Path) -> None:
+    from tests.app_helpers import make_controller
+
+    c = make_controller(tmp_path, supernet=False, proxies=("params", "synflow"),
+                        proxy="synflow", budget=2, pace_s=0.5)  # fmt: skip
+    try:
+        c.start(strategy="random", proxy="synflow", budget=2)
+        c.session.wait(lambda s: s.status == "finished", timeout=120)
+        c.start(strategy="random", proxy="synflow", budget=400)
+        c.session.wait(lambda s: s.status == "running", timeout=60)
+        assert c.open_run(1) == "run 1 opened (finished); run 2 was running and is paused"
+        assert c.storage.get_run(2).status == "paused" and c.snapshot().run_id == 1
+        assert c.open_run(2) == "run 2 opened (paused): Resume continues it"
+    finally:
+        c.close()
+        c.storage.close()

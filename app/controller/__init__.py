@@ -274,12 +274,11 @@ class AppController(BackgroundJobs):
                 )
             except CommandError as exc:
                 raise InputError(f"cannot reopen run {info.id}: {exc}") from None
-            if old is not None:
-                old.close()
+            paused = self._close_old(old)
             self._session = new
             status = new.snapshot().status
         more = "" if status == "finished" else ": Resume continues it"
-        return f"run {info.id} opened ({status}){more}"
+        return f"run {info.id} opened ({status}){more}{paused}"
 
     def new_run_from(self, run_id: Any) -> str:
         """Start a new run with the stored run ``run_id``'s settings and its current mask
@@ -312,14 +311,22 @@ class AppController(BackgroundJobs):
                 )
             except CommandError as exc:
                 raise InputError(str(exc)) from None
-            if old is not None:
-                old.close()
+            paused = self._close_old(old)
             self._session = new
             new.start()
         return (
             f"run {new.run_id} started from run {info.id}'s settings and mask "
-            f"(pruned ops: {len(prune)}, pinned edges: {len(pin)})"
+            f"(pruned ops: {len(prune)}, pinned edges: {len(pin)}){paused}"
         )
+
+    @staticmethod
+    def _close_old(old: SearchSession | None) -> str:
+        """Close the session being replaced (it stays resumable); say so if it was running."""
+        if old is None:
+            return ""
+        running = old.snapshot().status == "running"
+        old.close()
+        return f"; run {old.run_id} was running and is paused" if running else ""
 
     # ------------------------------------------------------------------- commands
     def start(self, *, strategy: str, proxy: str, budget: Any) -> str:
