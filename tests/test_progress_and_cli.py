@@ -326,3 +326,21 @@ def test_the_best_table_fits_its_card_in_a_browser(dash_duo: Any, tmp_path: Path
     assert sizes["table"] <= sizes["box"], sizes  # no horizontal scroll
     assert sizes["clipped"] == 0, sizes  # no header or cell clipped
     next(served, None)  # no console errors; closes the controller
+
+
+def test_a_run_without_ground_truth_has_no_truth_column_in_the_best_cells() -> None:
+    import pandas as pd
+
+    from app.viewmodel.views import progress_data
+
+    rows = {"arch": ["a", "b"], "fitness": [2.0, 1.0], "oneshot": [10.0, 11.0],
+            "trained_acc": [float("nan")] * 2}  # fmt: skip
+    without = progress_data(None, pd.DataFrame({**rows, "truth": [float("nan")] * 2}),
+                            show_truth=True)  # fmt: skip
+    assert "truth" not in without.best.columns
+    with_truth = progress_data(None, pd.DataFrame({**rows, "truth": [90.0, 91.0]}),
+                               show_truth=True)  # fmt: skip
+    assert with_truth.best["truth"].tolist() == [90.0, 91.0]
+    hidden = progress_data(None, pd.DataFrame({**rows, "truth": [90.0, 91.0]}),
+                           show_truth=False)  # fmt: skip
+    assert "truth" not in hidden.best.columns

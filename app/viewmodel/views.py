@@ -342,7 +342,9 @@ def progress_data(snap: Snapshot | None, df: pd.DataFrame, *, show_truth: bool) 
     if uninformative and np.isfinite(metric_values(df, "ensemble")).any():
         by = "ensemble"
         note = "ranked by the zero-cost ensemble: the one-shot estimate is not informative yet"
-    best = best_rows(df, show_truth=show_truth, by=by)
+    # a run without ground truth gets no column of dashes for it
+    has_truth = "truth" in df and bool(df["truth"].notna().any())
+    best = best_rows(df, show_truth=show_truth and has_truth, by=by)
     if fid is not None:
         best = best.rename(columns={"oneshot": f"one-shot % ({fid.short()})"})
     return ProgressData(
