@@ -170,7 +170,7 @@ def test_a_stored_run_is_viewed_and_a_new_run_copies_its_settings_and_mask(
             assert res.status_code == 200
             return res.get_json()["response"][ids.ALERT]["children"]["props"]["children"]
 
-        assert click(view.RUNS_VIEW, 1) == "run 1 opened (finished)"
+        assert click(view.RUNS_VIEW, 1) == "run 1 opened (finished, read-only)"
         snap = c.snapshot()
         assert snap.run_id == 1 and snap.status == "finished" and snap.n_evaluated == 3
         assert click(view.RUNS_VIEW, 1) == "run 1 is already open"
@@ -183,7 +183,7 @@ def test_a_stored_run_is_viewed_and_a_new_run_copies_its_settings_and_mask(
         cfg = snap.config
         assert (cfg.strategy, cfg.budget, cfg.proxy) == ("random", 3, "synflow")
         assert (2, "nor_conv_3x3") in cfg.pin and (0, "none") in cfg.prune
-        assert c.open_run(2) == "run 2 opened (finished)"
+        assert c.open_run(2) == "run 2 opened (finished, read-only)"
         assert [r.id for r in c.stored_runs()] == [1, 2, 3]
     finally:
         c.close()
@@ -200,9 +200,47 @@ def test_viewing_another_run_pauses_a_running_one_and_says_so(tmp_path: Path) ->
         c.session.wait(lambda s: s.status == "finished", timeout=120)
         c.start(strategy="random", proxy="synflow", budget=400)
         c.session.wait(lambda s: s.status == "running", timeout=60)
-        assert c.open_run(1) == "run 1 opened (finished); run 2 was running and is paused"
+        assert c.open_run(1) == (
+            "run 1 opened (finished, read-only); run 2 was running and is paused"
+        )
         assert c.storage.get_run(2).status == "paused" and c.snapshot().run_id == 1
-        assert c.open_run(2) == "run 2 opened (paused): Resume continues it"
+        assert c.open_run(2) == "run 2 opened (paused, read-only); Resume continues it"
+    finally:
+        c.close()
+        c.storage.close()
+
+
+def test_a_viewed_run_is_read_only_until_it_is_resumed(tmp_path: Path) -> None:
+    from app.controller import InputError
+    from tests.app_helpers import make_controller
+
+    c = make_controller(tmp_path, supernet=False, proxies=("params", "synflow"),
+                        proxy="synflow", budget=40, pace_s=0.2)  # fmt: skip
+    try:
+        c.start(strategy="random", proxy="synflow", budget=40)
+        c.session.wait(lambda s: s.n_evaluated >= 1, timeout=120)
+        c.pause()
+        c.session.wait(lambda s: s.status == "paused", timeout=60)
+        c.start(strategy="random", proxy="synflow", budget=40)  # continues run 1
+        c.stop()
+        c.session.wait(lambda s: s.status == "stopped", timeout=60)
+        c.new_run_from(1)  # run 2 is live
+        assert c.open_run(1).startswith("run 1 opened (paused, read-only)")
+        before = (c.snapshot().mask_version, len(c.snapshot().events))
+        arch = c.snapshot().candidates[0].arch
+        refusals = {
+            "steer": lambda: c.steer("prune", 0, "none"),
+            "budget": lambda: c.set_resource_budget(max_params=1.0),
+            "aids": lambda: c.set_aids(warmup=4, move_p=None),
+            "train": lambda: c.train(arch),
+        }
+        for act in refusals.values():
+            with pytest.raises(InputError, match="run 1 is open to view"):
+                act()
+        assert (c.snapshot().mask_version, len(c.snapshot().events)) == before
+        assert c.snapshot().training is None and c.snapshot().status == "paused"
+        c.resume()
+        assert c.steer("prune", 0, "none").startswith("prune accepted")
     finally:
         c.close()
         c.storage.close()

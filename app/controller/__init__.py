@@ -84,6 +84,7 @@ class AppController(BackgroundJobs):
         self._data = data
         self._lock = threading.RLock()
         self._session: SearchSession | None = None
+        self._viewing: int | None = None  # a run opened by View: read-only until Resume
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nasnav-ui-worker")
         self._jobs: dict[tuple[Any, ...], Future[Any]] = {}
         self._truth: GroundTruth | None = None
@@ -276,9 +277,23 @@ class AppController(BackgroundJobs):
                 raise InputError(f"cannot reopen run {info.id}: {exc}") from None
             paused = self._close_old(old)
             self._session = new
+            self._viewing = info.id
             status = new.snapshot().status
-        more = "" if status == "finished" else ": Resume continues it"
-        return f"run {info.id} opened ({status}){more}{paused}"
+        more = "" if status == "finished" else "; Resume continues it"
+        return f"run {info.id} opened ({status}, read-only){more}{paused}"
+
+    def _not_viewing(self) -> None:
+        """Refuse a change to a run opened by View until it is resumed.
+
+        Raises:
+            InputError: The live run was opened to view.
+        """
+        s = self._session
+        if self._viewing is not None and s is not None and s.run_id == self._viewing:
+            raise InputError(
+                f"run {self._viewing} is open to view (read-only): press Resume (or Start) "
+                "to continue it before steering or training"
+            )
 
     def new_run_from(self, run_id: Any) -> str:
         """Start a new run with the stored run ``run_id``'s settings and its current mask
@@ -354,6 +369,7 @@ class AppController(BackgroundJobs):
         except CommandError as exc:
             raise InputError(str(exc)) from None
         with self._lock:
+            self._viewing = None  # Start continues a viewed run, or opens a new one
             s = self._session
             status = s.snapshot().status if s is not None else None
             if s is None or status in ("finished", "failed"):
@@ -401,8 +417,10 @@ class AppController(BackgroundJobs):
         return self._simple("pause")
 
     def resume(self) -> str:
-        """Resume the live run."""
-        return self._simple("resume_search")
+        """Resume the live run (a run opened by View can be steered from then on)."""
+        out = self._simple("resume_search")
+        self._viewing = None
+        return out
 
     def stop(self) -> str:
         """Stop the live run (it stays resumable)."""
@@ -447,6 +465,7 @@ class AppController(BackgroundJobs):
         s = self._session
         if s is None:
             raise InputError("no run yet: press Start before steering")
+        self._not_viewing()
         try:
             s.steer(action, edge, op, note=note, actor=actor, actor_name=actor_name)
         except (MaskError, CommandError) as exc:
@@ -479,6 +498,8 @@ class AppController(BackgroundJobs):
         values = [_limit(k, inputs.number_field(k, v)) for k, v in limits.items()]
         note = inputs.text("note", note)
         s = self._session
+        if s is not None:
+            self._not_viewing()
         try:
             if s is None:  # no run yet: the budget of the first one
                 self.defaults = dataclasses.replace(
@@ -506,6 +527,8 @@ class AppController(BackgroundJobs):
         try:
             pool = int(str(warmup).strip() or 0) if warmup is not None else 0
             p = None if move_p is None or str(move_p).strip() == "" else float(move_p)
+            if self._session is not None:
+                self._not_viewing()
             self.defaults = dataclasses.replace(self.defaults, warmup=pool, move_p=p)
             if self._session is not None:
                 self._session.set_aids(warmup=pool, move_p=p)
@@ -529,6 +552,7 @@ class AppController(BackgroundJobs):
         s = self._session
         if s is None:
             raise InputError("no run yet: press Start")
+        self._not_viewing()
         try:
             s.train(self.parse_arch(arch))
         except CommandError as exc:

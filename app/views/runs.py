@@ -63,8 +63,8 @@ def layout(vc: ViewContext) -> html.Div:
                     "View",
                     id=RUNS_VIEW,
                     className="btn",
-                    title="Reopen this run in place of the live one (paused, or finished to "
-                    "view); the live run stays stored and resumable",
+                    title="Reopen this run in place of the live one, read-only until Resume "
+                    "(or Start) continues it; the live run stays stored and resumable",
                 ),
                 html.Button(
                     "New run from it",
