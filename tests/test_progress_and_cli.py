@@ -344,3 +344,19 @@ def test_a_run_without_ground_truth_has_no_truth_column_in_the_best_cells() -> N
     hidden = progress_data(None, pd.DataFrame({**rows, "truth": [90.0, 91.0]}),
                            show_truth=False)  # fmt: skip
     assert "truth" not in hidden.best.columns
+
+
+def test_the_progress_legend_sits_above_the_plot_and_fits() -> None:
+    import pandas as pd
+
+    from app import plots
+    from app.viewmodel.views import ProgressData
+
+    df = pd.DataFrame({"seq": [0, 1, 2], "fitness": [1.0, 3.0, 2.0],
+                       "oneshot": [10.0, 11.0, 12.0], "truth": [float("nan")] * 3})  # fmt: skip
+    fig = plots.progress_figure(df, oneshot_note="not informative yet",
+                                oneshot_informative=False)  # fmt: skip
+    legend, margin = fig["layout"]["legend"], fig["layout"]["margin"]
+    assert legend["yanchor"] == "bottom" and legend["y"] >= 1 and margin["t"] >= 45
+    assert all(len(t["name"]) <= 45 for t in fig["data"])  # one row in a half-width card
+    assert "oneshot_short" in ProgressData.__dataclass_fields__

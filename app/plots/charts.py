@@ -76,9 +76,10 @@ def progress_figure(
             xaxis={"title": {"text": "evaluations"}},
             yaxis={"title": {"text": "fitness"}},
             yaxis2={"title": {"text": "accuracy %"}, "overlaying": "y", "side": "right"},
-            legend={"orientation": "h", "y": 1.15},
-            height=280,
-            margin={"l": 50, "r": 55, "t": 30, "b": 40},
+            # above the plot, in its own margin: a legend over the plot hid the best curve
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+            height=300,
+            margin={"l": 50, "r": 55, "t": 50, "b": 40},
         ),
     }
 

@@ -256,6 +256,8 @@ class ProgressData:
             text (empty without a budget).
         oneshot_note: The one-shot estimate's fidelity (empty without a supernet).
         oneshot_informative: Whether the estimate is informative (curve style).
+        oneshot_short: Its short form (``ρ 0.62, n = 140``, ``not informative yet``) for a
+            legend entry that fits the figure.
         best_note: How the best cells are ordered, when not by fitness.
         workers: Where the run's tasks run, as text (see :func:`workers_text`; empty for
             a run in this process).
@@ -270,6 +272,7 @@ class ProgressData:
     best_in_budget: str = ""
     oneshot_note: str = ""
     oneshot_informative: bool = True
+    oneshot_short: str = ""
     best_note: str = ""
     workers: str = ""
     dashboard: str | None = None
@@ -351,6 +354,7 @@ def progress_data(snap: Snapshot | None, df: pd.DataFrame, *, show_truth: bool) 
         df, show_truth, curve, best, thr, best_in_budget_text(snap, df),
         oneshot_note=oneshot_note(snap, hide_truth=not show_truth),
         oneshot_informative=fid is None or fid.informative,
+        oneshot_short=fid.short() if fid is not None else "",
         best_note=note,
         workers=workers_text(snap.workers) if snap is not None else "",
         dashboard=dashboard_link(snap.workers) if snap is not None else None,

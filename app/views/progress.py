@@ -82,7 +82,7 @@ def register(app: Dash, vc: ViewContext) -> None:
             plots.progress_figure(
                 d.df,
                 show_truth=d.show_truth,
-                oneshot_note=d.oneshot_note,
+                oneshot_note=d.oneshot_short,  # the full note is in the status line
                 oneshot_informative=d.oneshot_informative,
             ),
             plots.time_figure(d.df),
