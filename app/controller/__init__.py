@@ -165,9 +165,7 @@ class AppController(BackgroundJobs):
                         self.storage,
                         latest.id,
                         data=self._dataset_for(latest.config),
-                        checkpoint_dir=self.checkpoint_dir,
-                        executor=self.executor,
-                        train_gpu=self.train_gpu,
+                        **self._where(),
                     )
                 except CommandError as exc:  # e.g. a checkpoint of another supernet
                     raise InputError(f"cannot reopen run {latest.id}: {exc}") from None
@@ -180,6 +178,14 @@ class AppController(BackgroundJobs):
                 self._session.close()
         self.stop_space_scores(wait=60.0)  # a torch call cut by interpreter exit aborts
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _where(self) -> dict[str, Any]:
+        """Where every run of this controller keeps checkpoints and runs its tasks."""
+        return {
+            "checkpoint_dir": self.checkpoint_dir,
+            "executor": self.executor,
+            "train_gpu": self.train_gpu,
+        }
 
     def _dataset_for(self, cfg: Mapping[str, Any]) -> Dataset | None:
         """The loaded default dataset when a stored run used it (else the run loads its own)."""
@@ -269,9 +275,7 @@ class AppController(BackgroundJobs):
                     self.storage,
                     info.id,
                     data=self._dataset_for(info.config),
-                    checkpoint_dir=self.checkpoint_dir,
-                    executor=self.executor,
-                    train_gpu=self.train_gpu,
+                    **self._where(),
                 )
             except CommandError as exc:
                 raise InputError(f"cannot reopen run {info.id}: {exc}") from None
@@ -320,9 +324,7 @@ class AppController(BackgroundJobs):
                     self.storage,
                     cfg,
                     data=self._dataset_for(info.config),
-                    checkpoint_dir=self.checkpoint_dir,
-                    executor=self.executor,
-                    train_gpu=self.train_gpu,
+                    **self._where(),
                 )
             except CommandError as exc:
                 raise InputError(str(exc)) from None
@@ -383,9 +385,7 @@ class AppController(BackgroundJobs):
                         self.storage,
                         cfg,
                         data=self.data,  # new runs use the default dataset
-                        checkpoint_dir=self.checkpoint_dir,
-                        executor=self.executor,
-                        train_gpu=self.train_gpu,
+                        **self._where(),
                     )
                 except CommandError as exc:
                     raise InputError(str(exc)) from None

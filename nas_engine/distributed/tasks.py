@@ -13,7 +13,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,17 @@ class ScoredCell:
     notes: Mapping[str, str] = field(default_factory=dict)
     worker: str = ""
 
+    @classmethod
+    def of(cls, cs: Any, *, worker: str = "") -> ScoredCell:
+        """The travelling form of a :class:`~nas_engine.proxies.suite.CellScores`."""
+        return cls(
+            arch=cs.arch,
+            values={n: r.value for n, r in cs.results.items()},
+            seconds={n: r.seconds for n, r in cs.results.items()},
+            notes={n: r.reason for n, r in cs.results.items() if r.reason},
+            worker=worker,
+        )
+
     def cell_scores(self) -> Any:
         """As a :class:`~nas_engine.proxies.suite.CellScores` (for the score files)."""
         from nas_engine.proxies.base import ProxyResult
@@ -198,18 +209,29 @@ def remember_dataset(spec: DataSpec, data: Dataset) -> None:
         _keep(_datasets, spec, data)
 
 
+def _cached(cache: OrderedDict[Any, Any], key: Any, build: Callable[[], Any]) -> Any:
+    """``cache[key]``, built once with ``build()`` (outside the lock: a build may take
+    seconds) and kept among the :data:`CACHE_SIZE` most recent."""
+    with _lock:
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+    value = build()
+    with _lock:
+        _keep(cache, key, value)
+    return value
+
+
 def dataset_for(spec: DataSpec) -> Dataset:
     """The dataset of ``spec``, loaded once per process."""
-    with _lock:
-        hit = _datasets.get(spec)
-        if hit is not None:
-            _datasets.move_to_end(spec)
-            return hit
-    data = spec.load()
-    with _lock:
+
+    def load() -> Dataset:
+        data = spec.load()
         LOADS.append(spec)
-        _keep(_datasets, spec, data)
-    return data
+        return data
+
+    return _cached(_datasets, spec, load)
 
 
 def suite_for(spec: ScoreSpec) -> Any:
@@ -217,22 +239,18 @@ def suite_for(spec: ScoreSpec) -> Any:
     from nas_engine.proxies import ProxySuite
     from nas_engine.search_spaces import create_space
 
-    with _lock:
-        hit = _suites.get(spec)
-        if hit is not None:
-            _suites.move_to_end(spec)
-            return hit
-    suite = ProxySuite(
-        create_space(spec.space),
-        list(spec.proxies),
-        data=dataset_for(spec.data) if spec.data is not None else None,
-        batch_size=spec.batch_size,
-        seed=spec.seed,
-        build_kwargs=dict(spec.build),
+    return _cached(
+        _suites,
+        spec,
+        lambda: ProxySuite(
+            create_space(spec.space),
+            list(spec.proxies),
+            data=dataset_for(spec.data) if spec.data is not None else None,
+            batch_size=spec.batch_size,
+            seed=spec.seed,
+            build_kwargs=dict(spec.build),
+        ),
     )
-    with _lock:
-        _keep(_suites, spec, suite)
-    return suite
 
 
 def where() -> str:
@@ -254,19 +272,7 @@ def score_cells(spec: ScoreSpec, archs: Sequence[str]) -> list[ScoredCell]:
     """
     suite = suite_for(spec)
     at = where()
-    out = []
-    for a in archs:
-        cs = suite.score(a)
-        out.append(
-            ScoredCell(
-                arch=cs.arch,
-                values={n: r.value for n, r in cs.results.items()},
-                seconds={n: r.seconds for n, r in cs.results.items()},
-                notes={n: r.reason for n, r in cs.results.items() if r.reason},
-                worker=at,
-            )
-        )
-    return out
+    return [ScoredCell.of(suite.score(a), worker=at) for a in archs]
 
 
 def train_task(spec: TrainSpec, arch: str) -> TrainedCell:

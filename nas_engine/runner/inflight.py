@@ -43,14 +43,7 @@ class Pending:
 
 def _score_here(suite: ProxySuite, arch_s: str) -> list[ScoredCell]:
     """The in-process task: the run's own suite, no spec round trip."""
-    cs = suite.score(arch_s)
-    return [
-        ScoredCell(
-            arch=cs.arch,
-            values={n: r.value for n, r in cs.results.items()},
-            seconds={n: r.seconds for n, r in cs.results.items()},
-        )
-    ]
+    return [ScoredCell.of(suite.score(arch_s))]
 
 
 def submit_scoring(executor: Executor, suite: ProxySuite, data: DataSpec, arch_s: str) -> Any:
